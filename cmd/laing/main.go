@@ -1,0 +1,63 @@
+// Command laing is the Laingfile user CLI: it lists the package sets and shows an image's
+// layers with their store paths, and what images share.
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/laingville/laingfile/nixsets"
+)
+
+const usage = `usage: laing COMMAND [ARGS]
+
+commands:
+  layers [--platform P] IMAGE...   layers of each image with their store paths and sizes;
+                                   for several images, the bytes they share and what a pull
+                                   of each downloads when another is present.
+                                   IMAGE is a registry reference or oci-layout://DIR[:TAG]
+  sets                             the package sets and their nixpkgs attributes
+`
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	switch args[0] {
+	case "layers":
+		fs := flag.NewFlagSet("layers", flag.ContinueOnError)
+		fs.SetOutput(stderr)
+		platform := fs.String("platform", "linux/amd64", "platform to show for multi-platform images")
+		if err := fs.Parse(args[1:]); err != nil {
+			return 2
+		}
+		if fs.NArg() == 0 {
+			fmt.Fprint(stderr, usage)
+			return 2
+		}
+		if err := layersCommand(stdout, fs.Args(), *platform); err != nil {
+			fmt.Fprintln(stderr, "laing layers:", err)
+			return 1
+		}
+		return 0
+	case "sets":
+		for _, s := range nixsets.Sets() {
+			fmt.Fprintf(stdout, "%-13s %s\n", s.Name, strings.Join(s.Attrs, " "))
+		}
+		return 0
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	default:
+		fmt.Fprintf(stderr, "laing: unknown command %q\n%s", args[0], usage)
+		return 2
+	}
+}

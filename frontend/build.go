@@ -1,0 +1,141 @@
+// Package frontend is the BuildKit gateway side of Laingfile: it reads the Laingfile and the
+// build options through dockerui, answers subrequests (--call targets, outline), and builds the
+// chosen target for each requested platform: the Nix build step, then the layers read back from
+// its closure, then the image. It is the only package that talks to the gateway client.
+package frontend
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/moby/buildkit/frontend/dockerui"
+	gwclient "github.com/moby/buildkit/frontend/gateway/client"
+	"github.com/moby/buildkit/solver/pb"
+
+	"github.com/laingville/laingfile/frontend/laingfile"
+	"github.com/laingville/laingfile/nixsets"
+)
+
+// DefaultFilename is read when the build names no file (-f).
+const DefaultFilename = "Laingfile"
+
+// Named build contexts that replace the frontend's defaults.
+const (
+	// ContextBuilder replaces the pinned Nix builder image.
+	ContextBuilder = "nix-builder"
+	// ContextNixpkgs replaces the pinned nixpkgs source (a directory, git or https context).
+	ContextNixpkgs = "nixpkgs"
+)
+
+// Build options (--build-arg) the frontend reads besides dockerui's.
+const (
+	argSourceDateEpoch = "SOURCE_DATE_EPOCH"
+	// argDisableMerge forces the copy-chain used on builders without MergeOp.
+	argDisableMerge = "LAINGFILE_DISABLE_MERGE"
+)
+
+// Build is the frontend: grpcclient.RunFromEnvironment(ctx, frontend.Build) in the image, or
+// client.Build(…, frontend.Build, …) in process.
+func Build(ctx context.Context, c gwclient.Client) (res *gwclient.Result, err error) {
+	defer func() {
+		// A bug must reach the user as a message, not a Go stack trace through buildx.
+		if r := recover(); r != nil {
+			res, err = nil, fmt.Errorf("laingfile frontend: internal error: %v; please report it with your Laingfile", r)
+		}
+	}()
+
+	bc, err := dockerui.NewClient(withDefaultFilename(c))
+	if err != nil {
+		return nil, err
+	}
+	src, err := bc.ReadEntrypoint(ctx, "yaml")
+	if err != nil {
+		return nil, fmt.Errorf("cannot read the Laingfile: %w", err)
+	}
+	file, err := laingfile.Parse(src.Filename, src.Data, laingfile.Options{
+		KnownSets:     nixsets.Names(),
+		KnownOverlays: nixsets.OverlayNames(),
+		BuildArgs:     bc.BuildArgs,
+	})
+	if err != nil {
+		return nil, parseError(err, src.SourceMap)
+	}
+
+	if res, handled, err := bc.HandleSubrequest(ctx, subrequests(file, src.SourceMap)); handled || err != nil {
+		return res, err
+	}
+
+	target := file.Target(bc.Target)
+	if target == nil {
+		return nil, unknownTarget(file, bc.Target)
+	}
+	epoch, err := sourceDateEpoch(bc.BuildArgs)
+	if err != nil {
+		return nil, err
+	}
+	llbCaps := c.BuildOpts().LLBCaps
+	b := &targetBuild{
+		client: c,
+		bc:     bc,
+		file:   file,
+		target: target,
+		source: src.SourceMap,
+		epoch:  epoch,
+		merge:  llbCaps.Supports(pb.CapMergeOp) == nil && !truthy(bc.BuildArgs[argDisableMerge]),
+	}
+	if !b.merge {
+		src.Warn(ctx, "this builder has no MergeOp (Docker's classic image store?): layers are chained, so a change re-creates every layer above it; use a docker-container builder or the containerd image store for independent layers", gwclient.WarnOpts{})
+	}
+	rb, err := bc.Build(ctx, b.build)
+	if err != nil {
+		return nil, err
+	}
+	return rb.Finalize()
+}
+
+func unknownTarget(f *laingfile.File, name string) error {
+	return fmt.Errorf("unknown target %q%s; the Laingfile defines: %v", name, laingfile.DidYouMean(name, f.TargetNames()), f.TargetNames())
+}
+
+// sourceDateEpoch returns SOURCE_DATE_EPOCH, or nil when the build did not set it.
+func sourceDateEpoch(args map[string]string) (*time.Time, error) {
+	v, ok := args[argSourceDateEpoch]
+	if !ok || v == "" {
+		return nil, nil
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n < 0 {
+		return nil, fmt.Errorf("SOURCE_DATE_EPOCH=%q: expected seconds since 1970 (a non-negative integer)", v)
+	}
+	t := time.Unix(n, 0).UTC()
+	return &t, nil
+}
+
+func truthy(v string) bool {
+	b, err := strconv.ParseBool(v)
+	return err == nil && b
+}
+
+// withDefaultFilename makes dockerui read the Laingfile when the build names no file.
+func withDefaultFilename(c gwclient.Client) gwclient.Client {
+	return &defaultFilenameClient{Client: c}
+}
+
+type defaultFilenameClient struct {
+	gwclient.Client
+}
+
+func (c *defaultFilenameClient) BuildOpts() gwclient.BuildOpts {
+	opts := c.Client.BuildOpts()
+	if _, ok := opts.Opts["filename"]; !ok {
+		copied := make(map[string]string, len(opts.Opts)+1)
+		for k, v := range opts.Opts {
+			copied[k] = v
+		}
+		copied["filename"] = DefaultFilename
+		opts.Opts = copied
+	}
+	return opts
+}

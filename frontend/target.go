@@ -1,0 +1,261 @@
+package frontend
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"path"
+	"strings"
+	"time"
+
+	"github.com/containerd/platforms"
+	"github.com/moby/buildkit/client/llb"
+	"github.com/moby/buildkit/frontend/dockerui"
+	gwclient "github.com/moby/buildkit/frontend/gateway/client"
+	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/laingville/laingfile/frontend/laingfile"
+	lfllb "github.com/laingville/laingfile/llb"
+	"github.com/laingville/laingfile/nixsets"
+)
+
+// targetBuild builds one Laingfile target; build runs once per target platform.
+type targetBuild struct {
+	client gwclient.Client
+	bc     *dockerui.Client
+	file   *laingfile.File
+	target *laingfile.Target
+	source *llb.SourceMap
+	epoch  *time.Time
+	merge  bool
+}
+
+func (b *targetBuild) build(ctx context.Context, platform *ocispecs.Platform, _ int) (*dockerui.BuildResult, error) {
+	buildPlatform := b.buildPlatform()
+	target := buildPlatform
+	if platform != nil {
+		target = platforms.Normalize(*platform)
+	}
+	system, err := nixsets.System(target.OS, target.Architecture, target.Variant)
+	if err != nil {
+		return nil, err
+	}
+
+	step, pin, err := b.nixStep(ctx, system, buildPlatform)
+	if err != nil {
+		return nil, err
+	}
+	nixOut, err := step.State(target)
+	if err != nil {
+		return nil, err
+	}
+	facts, err := b.realise(ctx, nixOut, target)
+	if err != nil {
+		return nil, err
+	}
+
+	budget := b.target.MaxLayers - 1 - len(b.target.Copy)
+	plan, err := lfllb.PlanLayers(facts.Closure, budget)
+	if err != nil {
+		return nil, located(fmt.Errorf("maxLayers %d leaves no layer for the store paths: %w", b.target.MaxLayers, err), b.source, b.target.Range)
+	}
+	layers := lfllb.StoreLayers(nixOut, plan)
+	layers = append(layers, lfllb.Customisation(b.target, facts, nixOut))
+	if len(b.target.Copy) > 0 {
+		mainContext, err := b.checkedContext(ctx)
+		if err != nil {
+			return nil, err
+		}
+		copies := lfllb.CopyLayers(b.target, *mainContext)
+		for i := range copies {
+			copies[i].Constraints = append(copies[i].Constraints, location(b.source, b.target.Copy[i].Range))
+		}
+		layers = append(layers, copies...)
+	}
+
+	st := lfllb.Assemble(layers, b.merge)
+	def, err := st.Marshal(ctx, llb.Platform(target))
+	if err != nil {
+		return nil, err
+	}
+	res, err := b.client.Solve(ctx, gwclient.SolveRequest{Definition: def.ToPB(), CacheImports: b.bc.CacheImports})
+	if err != nil {
+		return nil, err
+	}
+	ref, err := res.SingleRef()
+	if err != nil {
+		return nil, err
+	}
+
+	created := lfllb.LayerTime()
+	if b.epoch != nil {
+		created = *b.epoch
+	}
+	img, err := lfllb.ImageConfig(lfllb.ImageInput{
+		Target: b.target, Platform: target, Facts: facts, Layers: layers,
+		Created: created, Pin: pin, ExtraLabels: b.bc.Labels,
+	})
+	if err != nil {
+		return nil, located(err, b.source, b.target.Range)
+	}
+	return &dockerui.BuildResult{Reference: ref, Image: img, Epoch: b.epoch}, nil
+}
+
+// buildPlatform is where the Nix builder runs: the first worker's platform.
+func (b *targetBuild) buildPlatform() ocispecs.Platform {
+	if len(b.bc.BuildPlatforms) > 0 {
+		return platforms.Normalize(b.bc.BuildPlatforms[0])
+	}
+	return platforms.Normalize(platforms.DefaultSpec())
+}
+
+// nixStep assembles the Nix build step: the builder (named context or pinned image), the
+// nixpkgs source (named context or the pin), the build context when the Laingfile needs files
+// from it, and the request.
+func (b *targetBuild) nixStep(ctx context.Context, system string, buildPlatform ocispecs.Platform) (lfllb.NixStep, nixsets.Pin, error) {
+	builder, err := b.builder(ctx, buildPlatform)
+	if err != nil {
+		return lfllb.NixStep{}, nixsets.Pin{}, err
+	}
+	builderDef, err := builder.Marshal(ctx)
+	if err != nil {
+		return lfllb.NixStep{}, nixsets.Pin{}, err
+	}
+	builderHead, err := builderDef.Head()
+	if err != nil {
+		return lfllb.NixStep{}, nixsets.Pin{}, err
+	}
+
+	pin := nixsets.DefaultPin()
+	if p := b.file.Nixpkgs; p != nil && p.Rev != "" {
+		pin = nixsets.Pin{Rev: p.Rev, SHA256: p.SHA256}
+	}
+	req := lfllb.NixRequest(b.file, b.target, system, pin)
+	if p := b.file.Nixpkgs; p != nil && p.URL != "" {
+		req.Nixpkgs = nixsets.NixpkgsSource{URL: p.URL, SHA256: p.SHA256}
+		pin = nixsets.Pin{}
+	}
+
+	step := lfllb.NixStep{
+		Builder:       builder,
+		BuilderID:     builderHead.String(),
+		BuildPlatform: buildPlatform,
+		Request:       req,
+		Constraints:   []llb.ConstraintsOpt{location(b.source, packageRanges(b.target)...)},
+	}
+	nixpkgs, err := b.bc.NamedContext(ContextNixpkgs, dockerui.ContextOpt{})
+	if err != nil {
+		return lfllb.NixStep{}, nixsets.Pin{}, err
+	}
+	if nixpkgs != nil {
+		st, _, err := nixpkgs.Load(ctx)
+		if err != nil {
+			return lfllb.NixStep{}, nixsets.Pin{}, fmt.Errorf("loading the %q build context: %w", ContextNixpkgs, err)
+		}
+		step.Nixpkgs = st
+		step.Request = lfllb.WithNixpkgsDir(req)
+	}
+	if lfllb.UsesContext(step.Request) {
+		mainContext, err := b.bc.MainContext(ctx)
+		if err != nil {
+			return lfllb.NixStep{}, nixsets.Pin{}, err
+		}
+		step.Context = mainContext
+	}
+	return step, pin, nil
+}
+
+// builder is the Nix builder image at the build platform: the `nix-builder` named context when
+// given (docker-image://, oci-layout://, …), else the pinned default.
+func (b *targetBuild) builder(ctx context.Context, buildPlatform ocispecs.Platform) (llb.State, error) {
+	named, err := b.bc.NamedContext(ContextBuilder, dockerui.ContextOpt{
+		Platform:    &buildPlatform,
+		ResolveMode: b.bc.ImageResolveMode.String(),
+	})
+	if err != nil {
+		return llb.State{}, err
+	}
+	if named != nil {
+		st, _, err := named.Load(ctx)
+		if err != nil {
+			return llb.State{}, fmt.Errorf("loading the %q build context: %w", ContextBuilder, err)
+		}
+		return *st, nil
+	}
+	return llb.Image(nixsets.DefaultBuilderImage,
+		llb.Platform(buildPlatform),
+		llb.WithMetaResolver(b.client),
+		b.bc.ImageResolveMode,
+		llb.WithCustomName("nix builder "+nixsets.DefaultBuilderImage),
+	), nil
+}
+
+// realise solves the Nix build step and reads its reports back: problems with the requested
+// packages become located errors; otherwise the closure and the profile.
+func (b *targetBuild) realise(ctx context.Context, nixOut llb.State, target ocispecs.Platform) (lfllb.Facts, error) {
+	def, err := nixOut.Marshal(ctx, llb.Platform(target))
+	if err != nil {
+		return lfllb.Facts{}, err
+	}
+	res, err := b.client.Solve(ctx, gwclient.SolveRequest{Definition: def.ToPB(), CacheImports: b.bc.CacheImports})
+	if err != nil {
+		return lfllb.Facts{}, err
+	}
+	ref, err := res.SingleRef()
+	if err != nil {
+		return lfllb.Facts{}, err
+	}
+	read := func(name string) ([]byte, error) {
+		return ref.ReadFile(ctx, gwclient.ReadRequest{Filename: path.Join(lfllb.OutputDir, name)})
+	}
+
+	data, err := read("report.json")
+	if err != nil {
+		return lfllb.Facts{}, fmt.Errorf("the Nix build step left no report: %w", err)
+	}
+	var report nixsets.Report
+	if err := json.Unmarshal(data, &report); err != nil {
+		return lfllb.Facts{}, fmt.Errorf("the Nix build step's report is not valid JSON: %w", err)
+	}
+	if len(report.Problems) > 0 {
+		return lfllb.Facts{}, b.packageProblems(report.Problems)
+	}
+
+	profile, err := read("profile")
+	if err != nil {
+		return lfllb.Facts{}, fmt.Errorf("the Nix build step left no profile: %w", err)
+	}
+	entries, err := read("profile-entries")
+	if err != nil {
+		return lfllb.Facts{}, fmt.Errorf("the Nix build step left no profile listing: %w", err)
+	}
+	registration, err := read("closure")
+	if err != nil {
+		return lfllb.Facts{}, fmt.Errorf("the Nix build step left no closure: %w", err)
+	}
+	closure, err := lfllb.ParseRegistration(registration)
+	if err != nil {
+		return lfllb.Facts{}, err
+	}
+	return lfllb.Facts{
+		Closure:        closure,
+		Profile:        strings.TrimSpace(string(profile)),
+		ProfileEntries: strings.Fields(string(entries)),
+		Info:           report.Info,
+	}, nil
+}
+
+// packageRanges are the Laingfile lines that decide what Nix realises.
+func packageRanges(t *laingfile.Target) []laingfile.Range {
+	var ranges []laingfile.Range
+	for _, s := range t.Sets {
+		ranges = append(ranges, s.Range)
+	}
+	for _, p := range t.Packages {
+		ranges = append(ranges, p.Range)
+	}
+	if len(ranges) == 0 {
+		ranges = append(ranges, t.KindRange)
+	}
+	return ranges
+}

@@ -1,0 +1,260 @@
+package llb
+
+import (
+	"fmt"
+	"os"
+	"path"
+	"slices"
+	"strings"
+
+	bkllb "github.com/moby/buildkit/client/llb"
+
+	"github.com/laingville/laingfile/frontend/laingfile"
+)
+
+// Facts are what the Nix build step reported about one image: its closure, its profile, and
+// the store paths of the packages the customisation layer and the image config refer to.
+type Facts struct {
+	Closure Closure
+	// Profile is the store path of the image's Nix profile (a user environment).
+	Profile string
+	// ProfileEntries are the top-level names in the profile (bin, lib, share, …).
+	ProfileEntries []string
+	// Info maps attribute paths to their output paths, as evaluated; see Path.
+	Info map[string][]string
+}
+
+// Path returns the first output path of attr when it is part of the image, else "".
+func (f Facts) Path(attr string) string {
+	paths := f.Info[attr]
+	if len(paths) == 0 {
+		return ""
+	}
+	for _, p := range f.Closure {
+		if p.Path == paths[0] {
+			return p.Path
+		}
+	}
+	return ""
+}
+
+// The attributes the customisation layer and image config refer to.
+const (
+	attrBash      = "bashInteractive"
+	attrCoreutils = "coreutils"
+	attrCACert    = "cacert"
+	attrGlibc     = "glibc"
+	attrGCCLib    = "stdenv.cc.cc.lib"
+	attrSudo      = "sudo"
+	attrNixDirenv = "nix-direnv"
+)
+
+// ImpliedPackages are added to every image: the login shell, /usr/bin/env and the CA bundle.
+func ImpliedPackages() []string { return []string{attrBash, attrCoreutils, attrCACert} }
+
+// InfoAttrs are the attributes whose store paths the build step reports.
+func InfoAttrs() []string {
+	return []string{attrBash, attrCoreutils, attrCACert, attrGlibc, attrGCCLib, attrSudo, attrNixDirenv}
+}
+
+// profileLinks are the profile directories linked at the root, as Nix's docker images do, so
+// that /bin/sh, /lib64/ld-linux-*.so.* and friends resolve.
+func profileLinks() []string { return []string{"bin", "sbin", "lib", "lib64", "libexec"} }
+
+const (
+	profileDir  = "/nix/var/nix/profiles"
+	profileLink = profileDir + "/default"
+)
+
+// Customisation is the layer that makes a set of store paths an image of its kind: users and
+// groups as real files, /tmp, /usr/bin/env, the root links into the profile, CA certificates and,
+// for devcontainers, sudo, Nix and direnv configuration for the user.
+func Customisation(t *laingfile.Target, f Facts, nixOut bkllb.State) Layer {
+	u := t.User
+	shell := "/bin/sh"
+	if bash := f.Path(attrBash); bash != "" {
+		shell = bash + "/bin/bash"
+	}
+	devcontainer := t.Kind == laingfile.KindDevcontainer
+	owner := bkllb.WithUIDGID(u.UID, u.GID)
+	at := bkllb.WithCreatedTime(LayerTime())
+	root := bkllb.WithUIDGID(0, 0)
+
+	b := &fileActions{}
+	b.mkdir("/etc", 0o755, root, at)
+	b.mkdir("/root", 0o700, root, at)
+	b.mkdir("/usr/bin", 0o755, root, at)
+	b.mkdir(profileDir, 0o755, root, at)
+	// Mkdir cannot set the sticky bit; a copy with an explicit mode can.
+	b.copy(bkllb.Scratch().File(bkllb.Mkdir("/tmp", 0o777, at)), "/tmp", "/tmp",
+		&bkllb.CopyInfo{Mode: &bkllb.ChmodOpt{Mode: 0o1777}, ChownOpt: rootOwner(), CreatedTime: ptr(LayerTime())})
+
+	passwd := fmt.Sprintf("root:x:0:0:root:/root:%s\n%s:x:%d:%d:%s:%s:%s\n", shell, u.Name, u.UID, u.GID, u.Name, u.Home, shell)
+	group := "root:x:0:\n"
+	if devcontainer {
+		group += "wheel:x:10:" + u.Name + "\n"
+	}
+	group += fmt.Sprintf("%s:x:%d:\n", u.Name, u.GID)
+	shadow := fmt.Sprintf("root:!:1::::::\n%s:!:1::::::\n", u.Name)
+	b.mkfile("/etc/passwd", 0o644, passwd, root, at)
+	b.mkfile("/etc/group", 0o644, group, root, at)
+	b.mkfile("/etc/shadow", 0o640, shadow, root, at)
+
+	if coreutils := f.Path(attrCoreutils); coreutils != "" {
+		b.symlink(coreutils+"/bin/env", "/usr/bin/env", root, at)
+	}
+	// A profile as Nix makes it: default -> default-1-link -> the store path.
+	b.symlink(f.Profile, profileDir+"/default-1-link", root, at)
+	b.symlink("default-1-link", profileLink, root, at)
+	for _, dir := range profileLinks() {
+		if slices.Contains(f.ProfileEntries, dir) {
+			b.symlink(profileLink+"/"+dir, "/"+dir, root, at)
+		}
+	}
+	if cacert := f.Path(attrCACert); cacert != "" {
+		b.mkdir("/etc/ssl/certs", 0o755, root, at)
+		for _, name := range []string{"ca-certificates.crt", "ca-bundle.crt"} {
+			b.symlink(cacert+"/etc/ssl/certs/ca-bundle.crt", "/etc/ssl/certs/"+name, root, at)
+		}
+	}
+
+	b.mkdir(u.Home, 0o755, owner, at)
+	if t.Workdir != "" && t.Workdir != u.Home {
+		b.mkdir(t.Workdir, 0o755, owner, at)
+	}
+
+	if devcontainer {
+		b.mkfile("/etc/os-release", 0o644, "ID=nixos\nNAME=\"NixOS\"\nPRETTY_NAME=\"NixOS (Laingfile devcontainer)\"\n", root, at)
+		nixConf := "experimental-features = nix-command flakes\naccept-flake-config = true\n"
+		b.mkdir("/etc/nix", 0o755, root, at)
+		b.mkfile("/etc/nix/nix.conf", 0o644, nixConf, root, at)
+		b.mkdir(u.Home+"/.config/nix", 0o755, owner, at)
+		b.mkfile(u.Home+"/.config/nix/nix.conf", 0o644, nixConf, owner, at)
+		if nixDirenv := f.Path(attrNixDirenv); nixDirenv != "" {
+			direnvrc := "source " + nixDirenv + "/share/nix-direnv/direnvrc\n"
+			b.mkdir("/etc/direnv", 0o755, root, at)
+			b.mkfile("/etc/direnv/direnvrc", 0o644, direnvrc, root, at)
+			b.mkdir(u.Home+"/.config/direnv", 0o755, owner, at)
+			b.mkfile(u.Home+"/.config/direnv/direnvrc", 0o644, direnvrc, owner, at)
+		}
+		b.mkfile(u.Home+"/.bashrc", 0o644, bashrc, owner, at)
+		// Login shells (bash -l) read .bash_profile, not .bashrc.
+		b.mkfile(u.Home+"/.bash_profile", 0o644, "[ -f ~/.bashrc ] && . ~/.bashrc\n", owner, at)
+		b.symlink(profileLink, u.Home+"/.nix-profile", owner, at)
+		if sudo := f.Path(attrSudo); sudo != "" {
+			b.mkfile("/etc/sudoers", 0o440, "root ALL=(ALL:ALL) ALL\n#includedir /etc/sudoers.d\n", root, at)
+			b.mkdir("/etc/sudoers.d", 0o750, root, at)
+			b.mkfile("/etc/sudoers.d/"+u.Name, 0o440, u.Name+" ALL=(ALL) NOPASSWD:ALL\n", root, at)
+			// A store path cannot be setuid: sudo is copied out of the store.
+			b.copy(nixOut, sudo+"/bin/sudo", "/usr/bin/sudo", &bkllb.CopyInfo{
+				Mode: &bkllb.ChmodOpt{Mode: 0o4755}, ChownOpt: rootOwner(), CreatedTime: ptr(LayerTime()),
+			})
+		}
+	}
+
+	name := fmt.Sprintf("customise: %s image for user %s", t.Kind, u.Name)
+	return Layer{
+		Name:      name,
+		CreatedBy: fmt.Sprintf("laingfile: %s customisation (user %s %d:%d)", t.Kind, u.Name, u.UID, u.GID),
+		Action:    stamped(bkllb.Scratch().File(b.action, bkllb.WithCustomName(name+": write files"))),
+	}
+}
+
+// stamped copies a whole tree with every entry's mtime set to LayerTime. Writing a file
+// updates its directory's mtime to the wall clock; the copy makes the layer deterministic.
+// Owners and modes come through unchanged.
+func stamped(st bkllb.State) *bkllb.FileAction {
+	return bkllb.Copy(st, "/", "/", &bkllb.CopyInfo{CopyDirContentsOnly: true, CreatedTime: ptr(LayerTime())})
+}
+
+// bashrc hooks the tools in when the image has them, so a devcontainer without direnv or
+// starship still gets a working shell.
+const bashrc = `# Interactive bash setup for this devcontainer.
+if command -v direnv >/dev/null 2>&1; then eval "$(direnv hook bash)"; fi
+if command -v starship >/dev/null 2>&1; then eval "$(starship init bash)"; fi
+`
+
+// CopyLayers makes one layer per `copy:` entry, with fixed times so that an unchanged source
+// gives the same layer. Ownership defaults to the image user.
+func CopyLayers(t *laingfile.Target, context bkllb.State) []Layer {
+	var layers []Layer
+	for _, c := range t.Copy {
+		uid, gid := t.User.UID, t.User.GID
+		chown := &bkllb.ChownOpt{User: &bkllb.UserOpt{UID: uid}, Group: &bkllb.UserOpt{UID: gid}}
+		if c.Chown != "" {
+			chown = parseChown(c.Chown, t.User)
+		}
+		src := path.Clean("/" + c.Src)
+		action := bkllb.Copy(context, src, c.Dst, &bkllb.CopyInfo{
+			CreateDestPath:      true,
+			CopyDirContentsOnly: strings.HasSuffix(c.Src, "/"),
+			AllowWildcard:       true,
+			ChownOpt:            chown,
+			CreatedTime:         ptr(LayerTime()),
+		})
+		layers = append(layers, Layer{
+			Name:      fmt.Sprintf("copy %s → %s", c.Src, c.Dst),
+			CreatedBy: fmt.Sprintf("laingfile: copy %s %s", c.Src, c.Dst),
+			Action:    action,
+		})
+	}
+	return layers
+}
+
+// parseChown reads "uid:gid", "uid", or the image user's name.
+func parseChown(s string, u laingfile.User) *bkllb.ChownOpt {
+	userPart, groupPart, hasGroup := strings.Cut(s, ":")
+	id := func(v string, fallback int) int {
+		var n int
+		if _, err := fmt.Sscanf(v, "%d", &n); err == nil {
+			return n
+		}
+		return fallback
+	}
+	uid := id(userPart, u.UID)
+	gid := uid
+	if hasGroup {
+		gid = id(groupPart, u.GID)
+	} else if userPart == u.Name {
+		gid = u.GID
+	}
+	return &bkllb.ChownOpt{User: &bkllb.UserOpt{UID: uid}, Group: &bkllb.UserOpt{UID: gid}}
+}
+
+// fileActions chains file actions into one FileOp, hence one layer.
+type fileActions struct {
+	action *bkllb.FileAction
+}
+
+func (b *fileActions) mkdir(p string, mode os.FileMode, owner bkllb.ChownOption, at bkllb.CreatedTime) {
+	opts := []bkllb.MkdirOption{bkllb.WithParents(true), owner, at}
+	if b.action == nil {
+		b.action = bkllb.Mkdir(p, mode, opts...)
+	} else {
+		b.action = b.action.Mkdir(p, mode, opts...)
+	}
+}
+
+func (b *fileActions) mkfile(p string, mode os.FileMode, data string, owner bkllb.ChownOption, at bkllb.CreatedTime) {
+	if b.action == nil {
+		b.action = bkllb.Mkfile(p, mode, []byte(data), owner, at)
+	} else {
+		b.action = b.action.Mkfile(p, mode, []byte(data), owner, at)
+	}
+}
+
+func (b *fileActions) symlink(target, p string, owner bkllb.ChownOption, at bkllb.CreatedTime) {
+	if b.action == nil {
+		b.action = bkllb.Symlink(target, p, owner, at)
+	} else {
+		b.action = b.action.Symlink(target, p, owner, at)
+	}
+}
+
+func (b *fileActions) copy(input bkllb.CopyInput, src, dst string, info *bkllb.CopyInfo) {
+	if b.action == nil {
+		b.action = bkllb.Copy(input, src, dst, info)
+	} else {
+		b.action = b.action.Copy(input, src, dst, info)
+	}
+}

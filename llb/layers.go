@@ -1,0 +1,198 @@
+package llb
+
+import (
+	"fmt"
+	"path"
+	"sort"
+	"strings"
+	"time"
+
+	bkllb "github.com/moby/buildkit/client/llb"
+)
+
+// LayerTime is the mtime of every file the frontend writes into a layer. It is Nix's own
+// canonical mtime, so a store path's layer is the same whatever epoch an image is built with.
+func LayerTime() time.Time { return time.Unix(1, 0).UTC() }
+
+// Layer is one image layer: file actions applied on scratch (or, where the builder lacks MergeOp,
+// on the layer below), with the names a user sees.
+type Layer struct {
+	// Name is the progress name, e.g. "layer 12/87 /nix/store/…-openssl-3.0.13".
+	Name string
+	// CreatedBy is the image history entry for the layer.
+	CreatedBy string
+	Action    *bkllb.FileAction
+	// Constraints carry source locations and the like.
+	Constraints []bkllb.ConstraintsOpt
+	// StorePaths are the store paths the layer holds (none for the customisation and copy layers).
+	StorePaths []string
+}
+
+// LayerPlan groups a closure into at most Budget store layers.
+type LayerPlan struct {
+	Groups [][]StorePath
+}
+
+// PlanLayers gives each store path its own layer while the closure fits the budget. A larger
+// closure keeps its largest paths in their own layers and puts the rest, smallest ones, in one
+// last layer: big paths are where the bytes, and so the sharing, are. The result depends only on
+// the closure.
+func PlanLayers(c Closure, budget int) (LayerPlan, error) {
+	if budget < 1 {
+		return LayerPlan{}, fmt.Errorf("no layers left for %d store paths: raise maxLayers", len(c))
+	}
+	ordered := orderStorePaths(c)
+	if len(ordered) <= budget {
+		groups := make([][]StorePath, len(ordered))
+		for i, p := range ordered {
+			groups[i] = []StorePath{p}
+		}
+		return LayerPlan{Groups: groups}, nil
+	}
+	bySize := append(Closure(nil), ordered...)
+	sort.SliceStable(bySize, func(i, j int) bool { return bySize[i].NarSize > bySize[j].NarSize })
+	own := map[string]bool{}
+	for _, p := range bySize[:budget-1] {
+		own[p.Path] = true
+	}
+	var groups [][]StorePath
+	var rest []StorePath
+	for _, p := range ordered {
+		if own[p.Path] {
+			groups = append(groups, []StorePath{p})
+		} else {
+			rest = append(rest, p)
+		}
+	}
+	return LayerPlan{Groups: append(groups, rest)}, nil
+}
+
+// orderStorePaths sorts a closure so that every path comes after the paths it references, ties
+// broken by path: the order of layers in every image is a function of its closure alone.
+func orderStorePaths(c Closure) []StorePath {
+	byPath := map[string]StorePath{}
+	pending := map[string]int{}
+	referrers := map[string][]string{}
+	for _, p := range c {
+		byPath[p.Path] = p
+	}
+	for _, p := range c {
+		for _, r := range p.References {
+			if r == p.Path {
+				continue // a path may refer to itself
+			}
+			if _, ok := byPath[r]; ok {
+				pending[p.Path]++
+				referrers[r] = append(referrers[r], p.Path)
+			}
+		}
+	}
+	var ready []string
+	for _, p := range c {
+		if pending[p.Path] == 0 {
+			ready = append(ready, p.Path)
+		}
+	}
+	var out []StorePath
+	for len(ready) > 0 {
+		sort.Strings(ready)
+		next := ready[0]
+		ready = ready[1:]
+		out = append(out, byPath[next])
+		for _, r := range referrers[next] {
+			pending[r]--
+			if pending[r] == 0 {
+				ready = append(ready, r)
+			}
+		}
+	}
+	if len(out) < len(c) { // a reference cycle, which Nix does not allow; keep every path anyway
+		seen := map[string]bool{}
+		for _, p := range out {
+			seen[p.Path] = true
+		}
+		for _, p := range c {
+			if !seen[p.Path] {
+				out = append(out, p)
+			}
+		}
+	}
+	return out
+}
+
+// StoreLayers makes one layer per plan group, copying the group's store paths from the Nix
+// build step's output with fixed owner and time, so that the same store path gives the same
+// layer digest in every image on every builder.
+func StoreLayers(nixOut bkllb.State, plan LayerPlan) []Layer {
+	layers := make([]Layer, len(plan.Groups))
+	for i, group := range plan.Groups {
+		var action *bkllb.FileAction
+		var paths []string
+		for _, p := range group {
+			info := &bkllb.CopyInfo{
+				CreateDestPath: true,
+				ChownOpt:       rootOwner(),
+				CreatedTime:    ptr(LayerTime()),
+			}
+			if action == nil {
+				action = bkllb.Copy(nixOut, p.Path, p.Path, info)
+			} else {
+				action = action.Copy(nixOut, p.Path, p.Path, info)
+			}
+			paths = append(paths, p.Path)
+		}
+		layers[i] = Layer{
+			Name:       fmt.Sprintf("layer %d/%d %s", i+1, len(plan.Groups), describePaths(paths)),
+			CreatedBy:  "nix: " + strings.Join(paths, " "),
+			Action:     action,
+			StorePaths: paths,
+		}
+	}
+	return layers
+}
+
+// describePaths names a layer's store paths the way users read them: the hash elided.
+func describePaths(paths []string) string {
+	if len(paths) == 0 {
+		return ""
+	}
+	first := ShortStorePath(paths[0])
+	if len(paths) == 1 {
+		return first
+	}
+	return fmt.Sprintf("%s and %d more", first, len(paths)-1)
+}
+
+// ShortStorePath elides the hash of a store path: /nix/store/…-openssl-3.0.13.
+func ShortStorePath(p string) string {
+	base := path.Base(p)
+	if i := strings.IndexByte(base, '-'); i == 32 {
+		return path.Dir(p) + "/…" + base[i:]
+	}
+	return p
+}
+
+func rootOwner() *bkllb.ChownOpt {
+	return &bkllb.ChownOpt{User: &bkllb.UserOpt{UID: 0}, Group: &bkllb.UserOpt{UID: 0}}
+}
+
+// Assemble stacks the layers into one state. With MergeOp each layer is its own state on
+// scratch and the merge exports them as separate layers that do not depend on each other, so a
+// changed layer never invalidates the others. Without it (Docker's classic image store) the
+// layers are chained: the same contents, but a change re-creates every layer above it.
+func Assemble(layers []Layer, merge bool) bkllb.State {
+	if merge {
+		states := make([]bkllb.State, len(layers))
+		for i, l := range layers {
+			states[i] = bkllb.Scratch().File(l.Action, append(l.Constraints, bkllb.WithCustomName(l.Name))...)
+		}
+		return bkllb.Merge(states, bkllb.WithCustomNamef("merge %d layers", len(layers)))
+	}
+	st := bkllb.Scratch()
+	for _, l := range layers {
+		st = st.File(l.Action, append(l.Constraints, bkllb.WithCustomName(l.Name+" (chained: the builder has no MergeOp)"))...)
+	}
+	return st
+}
+
+func ptr[T any](v T) *T { return &v }

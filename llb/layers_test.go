@@ -1,0 +1,184 @@
+package llb
+
+import (
+	"context"
+	"fmt"
+	"math/rand"
+	"strings"
+	"testing"
+
+	bkllb "github.com/moby/buildkit/client/llb"
+	"github.com/moby/buildkit/solver/pb"
+	digest "github.com/opencontainers/go-digest"
+)
+
+// storePath makes a closure entry with a valid-looking 32-character hash.
+func storePath(name string, size int64, refs ...string) StorePath {
+	hash := fmt.Sprintf("%032d", len(name))[:32]
+	hash = strings.Map(func(r rune) rune { return 'a' + (r-'0')%26 }, hash)
+	return StorePath{Path: "/nix/store/" + hash[:31] + string(name[0]) + "-" + name, NarSize: size, References: refs}
+}
+
+// testClosure: glibc <- openssl <- python <- pip, glibc <- bash.
+func testClosure() Closure {
+	glibc := storePath("glibc-2.40", 30<<20)
+	openssl := storePath("openssl-3.0.13", 6<<20, glibc.Path)
+	bash := storePath("bash-5.2", 2<<20, glibc.Path)
+	python := storePath("python3-3.12.8", 100<<20, glibc.Path, openssl.Path)
+	pip := storePath("pip-24.0", 1<<20, python.Path)
+	return Closure{pip, python, bash, openssl, glibc}
+}
+
+func names(paths []StorePath) []string {
+	var out []string
+	for _, p := range paths {
+		out = append(out, p.Name())
+	}
+	return out
+}
+
+func TestPlanLayers(t *testing.T) {
+	tests := []struct {
+		name   string
+		budget int
+		want   [][]string
+	}{
+		{"one layer per path, dependencies first", 10, [][]string{
+			{"glibc-2.40"}, {"bash-5.2"}, {"openssl-3.0.13"}, {"python3-3.12.8"}, {"pip-24.0"},
+		}},
+		{"exactly fits", 5, [][]string{
+			{"glibc-2.40"}, {"bash-5.2"}, {"openssl-3.0.13"}, {"python3-3.12.8"}, {"pip-24.0"},
+		}},
+		{"over budget: largest alone, the rest together", 3, [][]string{
+			{"glibc-2.40"}, {"python3-3.12.8"}, {"bash-5.2", "openssl-3.0.13", "pip-24.0"},
+		}},
+		{"budget of one", 1, [][]string{
+			{"glibc-2.40", "bash-5.2", "openssl-3.0.13", "python3-3.12.8", "pip-24.0"},
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := testClosure()
+			plan, err := PlanLayers(c, tt.budget)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got [][]string
+			for _, g := range plan.Groups {
+				got = append(got, names(g))
+			}
+			if fmt.Sprint(got) != fmt.Sprint(tt.want) {
+				t.Fatalf("plan = %v\nwant   %v", got, tt.want)
+			}
+			// The plan depends on the closure only, not on the order Nix listed it in.
+			for seed := int64(0); seed < 5; seed++ {
+				shuffled := append(Closure(nil), c...)
+				rand.New(rand.NewSource(seed)).Shuffle(len(shuffled), func(i, j int) { shuffled[i], shuffled[j] = shuffled[j], shuffled[i] })
+				again, _ := PlanLayers(shuffled, tt.budget)
+				if fmt.Sprint(again) != fmt.Sprint(plan) {
+					t.Fatalf("plan changed with input order (seed %d)", seed)
+				}
+			}
+		})
+	}
+	if _, err := PlanLayers(testClosure(), 0); err == nil || !strings.Contains(err.Error(), "raise maxLayers") {
+		t.Fatalf("budget 0: err = %v", err)
+	}
+}
+
+// ops marshals a state and returns its ops by digest, and the digest of the final op.
+func ops(t *testing.T, st bkllb.State) (map[digest.Digest]*pb.Op, digest.Digest) {
+	t.Helper()
+	def, err := st.Marshal(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	byDigest := map[digest.Digest]*pb.Op{}
+	var last digest.Digest
+	for _, dt := range def.Def {
+		var op pb.Op
+		if err := op.UnmarshalVT(dt); err != nil {
+			t.Fatal(err)
+		}
+		d := digest.FromBytes(dt)
+		byDigest[d] = &op
+		last = d
+	}
+	// The last op is the terminal one pointing at the state's output.
+	return byDigest, digest.Digest(byDigest[last].Inputs[0].Digest)
+}
+
+func TestStoreLayersMerge(t *testing.T) {
+	nixOut := bkllb.Image("example.com/nix-out") // stands in for the build step output
+	c := testClosure()
+	plan, _ := PlanLayers(c, 10)
+	layers := StoreLayers(nixOut, plan)
+	if layers[0].Name != "layer 1/5 /nix/store/…-glibc-2.40" {
+		t.Errorf("progress name = %q", layers[0].Name)
+	}
+	all, head := ops(t, Assemble(layers, true))
+
+	merge := all[head].GetMerge()
+	if merge == nil {
+		t.Fatalf("head op is %T, want a MergeOp", all[head].Op)
+	}
+	if len(merge.Inputs) != len(c) {
+		t.Fatalf("merge has %d inputs, want %d", len(merge.Inputs), len(c))
+	}
+	for i, in := range merge.Inputs {
+		op := all[head].Inputs[in.Input]
+		file := all[digest.Digest(op.Digest)].GetFile()
+		if file == nil {
+			t.Fatalf("merge input %d is not a FileOp", i)
+		}
+		if len(file.Actions) != 1 {
+			t.Fatalf("layer %d has %d actions, want 1 copy", i, len(file.Actions))
+		}
+		a := file.Actions[0]
+		if a.Input != -1 {
+			t.Errorf("layer %d is not on scratch (input %d)", i, a.Input)
+		}
+		cp := a.GetCopy()
+		want := plan.Groups[i][0].Path
+		if cp.Src != want || cp.Dest != want {
+			t.Errorf("layer %d copies %s -> %s, want %s", i, cp.Src, cp.Dest, want)
+		}
+		if cp.Timestamp != LayerTime().UnixNano() {
+			t.Errorf("layer %d timestamp = %d, want Unix 1", i, cp.Timestamp)
+		}
+		if cp.Owner.GetUser().GetByID() != 0 || cp.Owner.GetGroup().GetByID() != 0 || cp.Owner.GetUser() == nil {
+			t.Errorf("layer %d owner = %v, want 0:0", i, cp.Owner)
+		}
+		if !cp.CreateDestPath || cp.Mode != -1 {
+			t.Errorf("layer %d: createDestPath=%v mode=%d", i, cp.CreateDestPath, cp.Mode)
+		}
+	}
+}
+
+func TestAssembleChainWithoutMerge(t *testing.T) {
+	nixOut := bkllb.Image("example.com/nix-out")
+	plan, _ := PlanLayers(testClosure(), 10)
+	layers := StoreLayers(nixOut, plan)
+	all, head := ops(t, Assemble(layers, false))
+	// Walk down the chain: each FileOp applies its copy on the layer below.
+	d, depth := head, 0
+	for {
+		op := all[d]
+		file := op.GetFile()
+		if file == nil {
+			t.Fatalf("chain op %d is %T, want a FileOp", depth, op.Op)
+		}
+		if op.GetMerge() != nil {
+			t.Fatal("chain contains a MergeOp")
+		}
+		depth++
+		a := file.Actions[0]
+		if a.Input == -1 {
+			break // the bottom layer is on scratch
+		}
+		d = digest.Digest(op.Inputs[a.Input].Digest)
+	}
+	if depth != len(layers) {
+		t.Fatalf("chain depth = %d, want %d", depth, len(layers))
+	}
+}

@@ -1,0 +1,191 @@
+package llb
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"path"
+	"strings"
+
+	"github.com/containerd/platforms"
+	bkllb "github.com/moby/buildkit/client/llb"
+	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/laingville/laingfile/frontend/laingfile"
+	"github.com/laingville/laingfile/nixsets"
+)
+
+// Paths inside the Nix build step.
+const (
+	stepInputDir   = "/laingfile"
+	stepNixpkgsDir = "/nixpkgs"
+	stepContextDir = "/context"
+	stepOutDir     = "/out"
+	// OutputDir is where the build step leaves its reports in its output.
+	OutputDir = "/laingfile"
+)
+
+// NixStep describes the one exec that realises an image's packages with Nix.
+type NixStep struct {
+	// Builder is the image with Nix, at the build platform.
+	Builder bkllb.State
+	// BuilderID identifies the builder (its reference and digest) in the /nix cache id, so
+	// that a different builder never sees another's store.
+	BuilderID     string
+	BuildPlatform ocispecs.Platform
+	// Nixpkgs is the nixpkgs source tree; nil fetches the pin in Request.Nixpkgs.
+	Nixpkgs *bkllb.State
+	// Context is the build context, mounted when the Laingfile refers to files in it.
+	Context *bkllb.State
+	Request nixsets.Request
+	// Constraints carry the Laingfile location of the packages.
+	Constraints []bkllb.ConstraintsOpt
+}
+
+// NixRequest is the build expression's input for a target on a Nix system. Sets expand in
+// order, then the target's packages, then the packages every image needs.
+func NixRequest(f *laingfile.File, t *laingfile.Target, system string, pin nixsets.Pin) nixsets.Request {
+	req := nixsets.Request{
+		System:  system,
+		Nixpkgs: nixsets.NixpkgsSource{URL: pin.TarballURL(), SHA256: pin.SHA256},
+		Config:  map[string]any{},
+		Info:    InfoAttrs(),
+		// Empty lists, not null: the build expression maps over them.
+		Overlays: []string{},
+		Packages: []nixsets.RequestPackage{},
+		Exclude:  []string{},
+	}
+	if f.Nixpkgs != nil {
+		for k, v := range f.Nixpkgs.Config {
+			req.Config[k] = v
+		}
+	}
+	for _, o := range f.Overlays {
+		if o.Path != "" {
+			req.Overlays = append(req.Overlays, contextPath(o.Path))
+		} else {
+			req.Overlays = append(req.Overlays, stepInputDir+"/overlays/"+o.Name+".nix")
+		}
+	}
+	var sets []string
+	for _, s := range t.Sets {
+		sets = append(sets, s.Name)
+	}
+	var attrs []string
+	for _, p := range t.Packages {
+		if p.Path != "" {
+			req.Packages = append(req.Packages, nixsets.RequestPackage{File: contextPath(p.Path)})
+		} else {
+			attrs = append(attrs, p.Attr)
+		}
+	}
+	for _, a := range nixsets.Expand(sets, append(attrs, ImpliedPackages()...)...) {
+		req.Packages = append(req.Packages, nixsets.RequestPackage{Attr: a})
+	}
+	if t.Kind == laingfile.KindDevcontainer {
+		req.Exclude = []string{attrSudo} // installed setuid outside the store instead
+	}
+	return req
+}
+
+// WithNixpkgsDir points the request at a nixpkgs source tree mounted into the step.
+func WithNixpkgsDir(req nixsets.Request) nixsets.Request {
+	req.Nixpkgs = nixsets.NixpkgsSource{Path: stepNixpkgsDir}
+	return req
+}
+
+// UsesContext reports whether the request reads files from the build context.
+func UsesContext(req nixsets.Request) bool {
+	for _, o := range req.Overlays {
+		if strings.HasPrefix(o, stepContextDir+"/") {
+			return true
+		}
+	}
+	for _, p := range req.Packages {
+		if p.File != "" {
+			return true
+		}
+	}
+	return false
+}
+
+func contextPath(rel string) string {
+	return path.Join(stepContextDir, path.Clean("/"+rel))
+}
+
+// Name is the progress name of the step: what is realised, for which platform.
+func (s NixStep) Name(target ocispecs.Platform) string {
+	var names []string
+	for _, p := range s.Request.Packages {
+		if p.Attr != "" {
+			names = append(names, p.Attr)
+		} else {
+			names = append(names, strings.TrimPrefix(p.File, stepContextDir+"/"))
+		}
+	}
+	const shown = 6
+	list := strings.Join(names, ", ")
+	if len(names) > shown {
+		list = strings.Join(names[:shown], ", ") + fmt.Sprintf(" and %d more", len(names)-shown)
+	}
+	return fmt.Sprintf("nix: realise %s (%s)", list, platforms.Format(target))
+}
+
+// CacheID is the id of the /nix cache mount: one store per builder and build platform.
+func (s NixStep) CacheID() string {
+	sum := sha256.Sum256([]byte(s.BuilderID))
+	return "laingfile-nix-" + hex.EncodeToString(sum[:8]) + "-" + strings.ReplaceAll(platforms.Format(s.BuildPlatform), "/", "-")
+}
+
+// State returns the step's output: the closure under /nix/store and the reports under
+// OutputDir. /nix is a cache mount seeded from the builder's own /nix (where its Nix lives),
+// so an edit to the Laingfile only fetches or builds what is new.
+func (s NixStep) State(target ocispecs.Platform) (bkllb.State, error) {
+	reqJSON, err := json.MarshalIndent(s.Request, "", "  ")
+	if err != nil {
+		return bkllb.State{}, fmt.Errorf("encoding the Nix request: %w", err)
+	}
+	at := bkllb.WithCreatedTime(LayerTime())
+	inputs := bkllb.Mkfile("/build.nix", 0o644, nixsets.BuildExpression(), at).
+		Mkfile("/build.sh", 0o644, []byte(nixsets.BuildScript()), at).
+		Mkfile("/request.json", 0o644, reqJSON, at).
+		Mkdir("/overlays", 0o755, at)
+	for _, o := range nixsets.Overlays() {
+		inputs = inputs.Mkfile("/overlays/"+o.Name+".nix", 0o644, o.Source, at)
+	}
+	input := bkllb.Scratch().File(inputs, bkllb.WithCustomName("nix: write the build request"))
+
+	opts := []bkllb.RunOption{
+		bkllb.Args([]string{"sh", stepInputDir + "/build.sh"}),
+		bkllb.AddEnv("LAINGFILE_SYSTEM", s.Request.System),
+		bkllb.AddEnv("PATH", "/nix/var/nix/profiles/default/bin:/root/.nix-profile/bin:/usr/bin:/bin"),
+		bkllb.AddEnv("HOME", "/root"),
+		bkllb.AddEnv("USER", "root"),
+		bkllb.AddEnv("TMPDIR", "/tmp"),
+		bkllb.AddMount("/nix", s.builderStore(), bkllb.SourcePath("/nix"),
+			bkllb.AsPersistentCacheDir(s.CacheID(), bkllb.CacheMountShared)),
+		bkllb.AddMount(stepInputDir, input, bkllb.Readonly),
+		bkllb.AddMount("/tmp", bkllb.Scratch(), bkllb.Tmpfs()),
+		bkllb.WithCustomName(s.Name(target)),
+	}
+	if s.Nixpkgs != nil {
+		opts = append(opts, bkllb.AddMount(stepNixpkgsDir, *s.Nixpkgs, bkllb.Readonly))
+	}
+	if s.Context != nil {
+		opts = append(opts, bkllb.AddMount(stepContextDir, *s.Context, bkllb.Readonly))
+	}
+	for _, c := range s.Constraints {
+		opts = append(opts, c)
+	}
+	run := s.Builder.Run(opts...)
+	return run.AddMount(stepOutDir, bkllb.Scratch()), nil
+}
+
+// builderStore is the builder's /nix as a state of its own. Seeding the cache mount from the
+// very state that is also the rootfs makes BuildKit release that input twice when the exec
+// fails, and the user then sees "releasing already released reference" instead of Nix's error.
+func (s NixStep) builderStore() bkllb.State {
+	return bkllb.Scratch().File(bkllb.Copy(s.Builder, "/nix", "/nix", &bkllb.CopyInfo{CopyDirContentsOnly: false}),
+		bkllb.WithCustomName("nix: the builder's store"))
+}

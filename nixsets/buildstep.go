@@ -1,0 +1,102 @@
+package nixsets
+
+import (
+	_ "embed"
+	"fmt"
+	"slices"
+	"strings"
+)
+
+//go:embed build.nix
+var buildExpression []byte
+
+//go:embed build.sh
+var buildScript string
+
+// BuildExpression is the Nix file the build step evaluates (see Request for its input).
+func BuildExpression() []byte { return buildExpression }
+
+// BuildScript is the POSIX shell script the build step runs in the Nix builder.
+func BuildScript() string { return buildScript }
+
+// Request is the input of the build expression, written to request.json.
+type Request struct {
+	System  string         `json:"system"`
+	Nixpkgs NixpkgsSource  `json:"nixpkgs"`
+	Config  map[string]any `json:"config"`
+	// Overlays are paths of overlay files inside the build step, applied in order.
+	Overlays []string         `json:"overlays"`
+	Packages []RequestPackage `json:"packages"`
+	// Exclude lists requested attributes realised but kept out of the profile (the
+	// devcontainer's sudo, which is installed setuid outside the store instead).
+	Exclude []string `json:"exclude"`
+	// Info lists attributes whose store paths the image configuration needs (the shell for
+	// /etc/passwd, the CA bundle); they are evaluated, not realised.
+	Info []string `json:"info"`
+}
+
+// NixpkgsSource is a directory inside the build step, or a tarball URL with its NAR hash.
+type NixpkgsSource struct {
+	Path   string `json:"path,omitempty"`
+	URL    string `json:"url,omitempty"`
+	SHA256 string `json:"sha256,omitempty"`
+}
+
+// RequestPackage is an attribute path of nixpkgs or a callPackage-style file.
+type RequestPackage struct {
+	Attr string `json:"attr,omitempty"`
+	File string `json:"file,omitempty"`
+}
+
+// Report is what the build expression says about a request before anything is realised.
+type Report struct {
+	Problems []Problem `json:"problems"`
+	Packages []struct {
+		Attr  string   `json:"attr"`
+		Paths []string `json:"paths"`
+	} `json:"packages"`
+	// Info maps each Request.Info attribute to its output paths (empty when it does not exist).
+	Info map[string][]string `json:"info"`
+}
+
+// Problem is a requested attribute that is missing ("missing") or is not a package
+// ("notPackage"). Candidates are the names that exist where the lookup stopped.
+type Problem struct {
+	Problem    string   `json:"problem"`
+	Attr       string   `json:"attr"`
+	Prefix     []string `json:"prefix"`
+	Name       string   `json:"name"`
+	Candidates []string `json:"candidates"`
+}
+
+// platformSystems maps OCI platforms to Nix system names.
+func platformSystems() map[string]string {
+	return map[string]string{
+		"linux/amd64":   "x86_64-linux",
+		"linux/arm64":   "aarch64-linux",
+		"linux/386":     "i686-linux",
+		"linux/arm/v7":  "armv7l-linux",
+		"linux/arm/v6":  "armv6l-linux",
+		"linux/riscv64": "riscv64-linux",
+		"linux/ppc64le": "powerpc64le-linux",
+		"linux/s390x":   "s390x-linux",
+	}
+}
+
+// System returns the Nix system for an OCI platform ("linux", "arm64", "" → "aarch64-linux").
+func System(os, arch, variant string) (string, error) {
+	key := os + "/" + arch
+	if variant != "" && arch == "arm" {
+		key += "/" + variant
+	}
+	systems := platformSystems()
+	if s, ok := systems[key]; ok {
+		return s, nil
+	}
+	var known []string
+	for p := range systems {
+		known = append(known, p)
+	}
+	slices.Sort(known)
+	return "", fmt.Errorf("platform %s has no Nix system; supported: %s", key, strings.Join(known, ", "))
+}
