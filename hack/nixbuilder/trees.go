@@ -1,0 +1,305 @@
+package main
+
+import (
+	"debug/elf"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strings"
+)
+
+// nixCommands are the names Nix answers to: it dispatches on the base name of
+// argv[0], so each is a link to the launcher in bin/.
+var nixCommands = []string{
+	"nix", "nix-build", "nix-channel", "nix-collect-garbage", "nix-copy-closure",
+	"nix-daemon", "nix-env", "nix-hash", "nix-instantiate", "nix-prefetch-url",
+	"nix-shell", "nix-store",
+}
+
+// busyboxApplets are linked in the busybox tree's bin/ (and so in the image
+// profile): what shell builders and the frontend's scripts use. busybox picks the
+// applet from the name it is run as.
+var busyboxApplets = []string{
+	"[", "ash", "awk", "base64", "basename", "bunzip2", "bzcat", "bzip2", "cat", "chgrp",
+	"chmod", "chown", "cmp", "cp", "cpio", "cut", "date", "dd", "df", "diff",
+	"dirname", "du", "echo", "egrep", "env", "expr", "false", "fgrep", "find", "fold",
+	"getopt", "grep", "gunzip", "gzip", "head", "hexdump", "hostname", "id",
+	"kill", "less", "ln", "ls", "md5sum", "mkdir", "mkfifo", "mktemp", "more", "mv", "nl",
+	"nproc", "od", "paste", "patch", "printf", "ps", "pwd", "readlink", "realpath", "rev",
+	"rm", "rmdir", "sed", "seq", "sh", "sha1sum", "sha256sum", "sha512sum", "sleep", "sort",
+	"stat", "strings", "tac", "tail", "tar", "tee", "test", "timeout", "touch",
+	"tr", "true", "truncate", "uname", "uniq", "unxz", "unzip", "vi", "wc", "which",
+	"whoami", "xargs", "xxd", "xz", "xzcat", "yes", "zcat",
+}
+
+// arch describes one target: the Debian root its packages were extracted into and
+// the launcher built for it.
+type arch struct {
+	debian   string // amd64, arm64
+	root     string // extracted .debs
+	launcher string // static launcher binary for this architecture
+}
+
+func (a arch) system() (string, error) {
+	switch a.debian {
+	case "amd64":
+		return "x86_64-linux", nil
+	case "arm64":
+		return "aarch64-linux", nil
+	}
+	return "", fmt.Errorf("no Nix system for Debian architecture %q", a.debian)
+}
+
+func (a arch) triplet() string {
+	if a.debian == "arm64" {
+		return "aarch64-linux-gnu"
+	}
+	return "x86_64-linux-gnu"
+}
+
+func (a arch) machine() elf.Machine {
+	if a.debian == "arm64" {
+		return elf.EM_AARCH64
+	}
+	return elf.EM_X86_64
+}
+
+// writeNixTree lays out the relocatable Nix tree at dst:
+//
+//	bin/nix                the launcher; bin/nix-* link to it
+//	libexec/nix            Debian's Nix binary, unchanged
+//	libexec/build-remote   link to ../bin/nix (a build hook, if one is wanted)
+//	lib/                   the glibc loader and every shared library Nix needs
+//
+// The launcher finds the tree from its own path and runs
+// lib/<loader> --library-path lib --argv0 <argv[0]> libexec/nix, so nothing in
+// the tree depends on where it is placed.
+func writeNixTree(a arch, dst string) error {
+	nixBin := filepath.Join(a.root, "usr/bin/nix")
+	libs, interp, err := sharedLibraryClosure(a, nixBin)
+	if err != nil {
+		return err
+	}
+	if err := copyFile(a.launcher, filepath.Join(dst, "bin/nix"), 0o755); err != nil {
+		return err
+	}
+	for _, name := range nixCommands[1:] {
+		if err := os.Symlink("nix", filepath.Join(dst, "bin", name)); err != nil {
+			return err
+		}
+	}
+	if err := copyFile(nixBin, filepath.Join(dst, "libexec/nix"), 0o755); err != nil {
+		return err
+	}
+	if err := os.Symlink("../bin/nix", filepath.Join(dst, "libexec/build-remote")); err != nil {
+		return err
+	}
+	sonames := make([]string, 0, len(libs))
+	for soname := range libs {
+		sonames = append(sonames, soname)
+	}
+	sort.Strings(sonames)
+	for _, soname := range sonames {
+		mode := os.FileMode(0o644)
+		if soname == interp {
+			mode = 0o755 // the loader is what the launcher executes
+		}
+		if err := copyFile(libs[soname], filepath.Join(dst, "lib", soname), mode); err != nil {
+			return err
+		}
+	}
+	if _, ok := libs[interp]; !ok {
+		return fmt.Errorf("loader %s not found in %s", interp, a.root)
+	}
+	return nil
+}
+
+// dlopened are libraries Nix loads at run time rather than through DT_NEEDED:
+// before a build it dlopens glibc's NSS modules (warning "unable to load nss_dns
+// backend" without them). The loader's --library-path serves dlopen as well.
+var dlopened = []string{"libnss_dns.so.2", "libnss_files.so.2"}
+
+// sharedLibraryClosure walks DT_NEEDED from bin (plus dlopened), resolving each name inside the
+// Debian root the way the loader would (RUNPATH, then the multiarch and plain
+// library directories), and returns soname -> file plus the loader's soname.
+func sharedLibraryClosure(a arch, bin string) (map[string]string, string, error) {
+	f, err := elf.Open(bin)
+	if err != nil {
+		return nil, "", err
+	}
+	interp, err := interpreter(f)
+	f.Close()
+	if err != nil {
+		return nil, "", fmt.Errorf("%s: %w", bin, err)
+	}
+	interpFile, err := resolveInRoot(a.root, interp)
+	if err != nil {
+		return nil, "", err
+	}
+	libs := map[string]string{path.Base(interp): interpFile}
+	queue := []string{bin}
+	for first := true; len(queue) > 0; first = false {
+		file := queue[0]
+		queue = queue[1:]
+		needed, runpath, err := dynamicInfo(file, a.machine())
+		if err != nil {
+			return nil, "", err
+		}
+		if first {
+			needed = append(needed, dlopened...)
+		}
+		dirs := append(runpath, "/lib/"+a.triplet(), "/usr/lib/"+a.triplet(), "/lib", "/usr/lib")
+		for _, soname := range needed {
+			if _, done := libs[soname]; done {
+				continue
+			}
+			found := ""
+			for _, dir := range dirs {
+				if p, err := resolveInRoot(a.root, path.Join(dir, soname)); err == nil {
+					found = p
+					break
+				}
+			}
+			if found == "" {
+				return nil, "", fmt.Errorf("%s needs %s, which no extracted package provides", file, soname)
+			}
+			libs[soname] = found
+			queue = append(queue, found)
+		}
+	}
+	return libs, path.Base(interp), nil
+}
+
+func interpreter(f *elf.File) (string, error) {
+	for _, p := range f.Progs {
+		if p.Type == elf.PT_INTERP {
+			b, err := io.ReadAll(p.Open())
+			if err != nil {
+				return "", err
+			}
+			return strings.TrimRight(string(b), "\x00"), nil
+		}
+	}
+	return "", fmt.Errorf("not a dynamically linked executable")
+}
+
+func dynamicInfo(file string, want elf.Machine) (needed, runpath []string, err error) {
+	f, err := elf.Open(file)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer f.Close()
+	if f.Machine != want {
+		return nil, nil, fmt.Errorf("%s is for %v, not %v", file, f.Machine, want)
+	}
+	if needed, err = f.DynString(elf.DT_NEEDED); err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", file, err)
+	}
+	for _, tag := range []elf.DynTag{elf.DT_RUNPATH, elf.DT_RPATH} {
+		vals, err := f.DynString(tag)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s: %w", file, err)
+		}
+		for _, v := range vals {
+			runpath = append(runpath, strings.Split(v, ":")...)
+		}
+	}
+	return needed, runpath, nil
+}
+
+// resolveInRoot follows p (an absolute path as seen inside root) through
+// symlinks, component by component, so that absolute link targets (Debian's
+// /lib64/ld-linux-x86-64.so.2) stay inside root, and returns the regular file.
+func resolveInRoot(root, p string) (string, error) {
+	rest := strings.Split(strings.Trim(path.Clean("/"+p), "/"), "/")
+	cur := "/"
+	for hops := 0; len(rest) > 0; {
+		next := path.Join(cur, rest[0])
+		full := filepath.Join(root, next)
+		fi, err := os.Lstat(full)
+		if err != nil {
+			return "", err
+		}
+		if fi.Mode()&os.ModeSymlink == 0 {
+			cur, rest = next, rest[1:]
+			continue
+		}
+		if hops++; hops > 40 {
+			return "", fmt.Errorf("%s: too many levels of symbolic links in %s", p, root)
+		}
+		target, err := os.Readlink(full)
+		if err != nil {
+			return "", err
+		}
+		if !path.IsAbs(target) {
+			target = path.Join(cur, target)
+		}
+		rest = append(strings.Split(strings.Trim(path.Clean(target), "/"), "/"), rest[1:]...)
+		cur = "/"
+	}
+	full := filepath.Join(root, cur)
+	fi, err := os.Stat(full)
+	if err != nil {
+		return "", err
+	}
+	if !fi.Mode().IsRegular() {
+		return "", fmt.Errorf("%s is not a regular file", full)
+	}
+	return full, nil
+}
+
+// writeBusyboxTree lays out bin/busybox (static) with bin/sh and the applets as
+// relative links to it.
+func writeBusyboxTree(a arch, dst string) error {
+	src := filepath.Join(a.root, "bin/busybox")
+	f, err := elf.Open(src)
+	if err != nil {
+		return err
+	}
+	machine := f.Machine
+	static := true
+	for _, p := range f.Progs {
+		if p.Type == elf.PT_INTERP {
+			static = false
+		}
+	}
+	f.Close()
+	if machine != a.machine() || !static {
+		return fmt.Errorf("%s is not a static %v binary", src, a.machine())
+	}
+	if err := copyFile(src, filepath.Join(dst, "bin/busybox"), 0o755); err != nil {
+		return err
+	}
+	for _, applet := range busyboxApplets {
+		if err := os.Symlink("busybox", filepath.Join(dst, "bin", applet)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func copyFile(src, dst string, mode os.FileMode) error {
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		return err
+	}
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	if err := out.Close(); err != nil {
+		return err
+	}
+	return os.Chmod(dst, mode) // umask must not decide the executable bit
+}

@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# Installs the tools the test environment needs: Debian packages, plus buildkitd,
+# buildctl, docker-buildx and registry built from their Go module source at the
+# versions in hack/versions.env. Binaries are cached per version under
+# $LAINGFILE_CACHE/tools, so a second run only checks and re-links.
+set -euo pipefail
+# shellcheck source=hack/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+need_root
+load_versions
+
+APT_PACKAGES=(runc nix-bin busybox-static qemu-user-static patchelf)
+
+install_packages() {
+	local missing=() p
+	for p in "${APT_PACKAGES[@]}"; do
+		[[ $(dpkg-query -W -f='${Status}' "$p" 2>/dev/null) == "install ok installed" ]] || missing+=("$p")
+	done
+	if ((${#missing[@]} == 0)); then
+		log "debian packages present: ${APT_PACKAGES[*]}"
+		return
+	fi
+	log "installing debian packages: ${missing[*]}"
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+}
+
+# The buildkitd we test against must speak exactly the API the frontend is compiled
+# against, so the pin in versions.env has to follow go.mod.
+check_buildkit_pin() {
+	local want
+	want=$(awk '$1 == "require" && $2 == "github.com/moby/buildkit" { print $3; exit }
+		$1 == "github.com/moby/buildkit" && $2 != "=>" { print $2; exit }' "$REPO_ROOT/go.mod")
+	[[ -n $want ]] || die "go.mod does not require github.com/moby/buildkit"
+	[[ $want == "$BUILDKIT_VERSION" ]] ||
+		die "hack/versions.env has BUILDKIT_VERSION=$BUILDKIT_VERSION but go.mod requires github.com/moby/buildkit $want; make them equal"
+	log "buildkit $BUILDKIT_VERSION matches go.mod"
+}
+
+# build_tool NAME MODULE VERSION LDFLAGS BIN=PKG... builds each main package PKG of
+# MODULE@VERSION into $LAINGFILE_CACHE/tools/NAME-VERSION/BIN. `go install mod@v`
+# refuses modules with replace directives (buildkit has them), so build inside a
+# writable copy of the module source instead.
+build_tool() {
+	local name=$1 mod=$2 ver=$3 ldflags=$4
+	shift 4
+	local dest=$LAINGFILE_CACHE/tools/$name-$ver
+	local src=$LAINGFILE_CACHE/src/$name-$ver dir spec
+	if [[ -f $dest/.complete ]]; then
+		log "$name $ver already built ($dest)"
+		return
+	fi
+	log "downloading $mod@$ver"
+	dir=$(go mod download -json "$mod@$ver" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",\{0,1\}$/\1/p')
+	[[ -n $dir && -d $dir ]] || die "go mod download $mod@$ver did not give a source directory"
+	rm -rf "$src" "$dest.tmp"
+	mkdir -p "$src" "$dest.tmp"
+	cp -a "$dir/." "$src/"
+	chmod -R u+w "$src"
+	for spec in "$@"; do
+		log "building ${spec%%=*} $ver"
+		# The first build downloads a few hundred modules; one line each is noise.
+		(cd "$src" && GOFLAGS="-mod=mod -buildvcs=false" CGO_ENABLED=0 \
+			go build -trimpath -ldflags "-s -w $ldflags" -o "$dest.tmp/${spec%%=*}" "${spec#*=}") \
+			2> >(grep -v '^go: downloading ' >&2)
+	done
+	touch "$dest.tmp/.complete"
+	rm -rf "$dest" "$src"
+	mv "$dest.tmp" "$dest"
+}
+
+link() {
+	mkdir -p "$(dirname "$2")"
+	[[ $(readlink "$2" 2>/dev/null) == "$1" ]] && return
+	log "linking $2 -> $1"
+	ln -sfn "$1" "$2"
+}
+
+[[ -x /usr/local/go/bin/go ]] && PATH=$PATH:/usr/local/go/bin
+command -v go >/dev/null || die "go is required (expected /usr/local/go/bin/go)"
+
+install_packages
+check_buildkit_pin
+
+bk=github.com/moby/buildkit
+bx=github.com/docker/buildx
+dist=github.com/distribution/distribution/v3
+build_tool buildkit "$bk" "$BUILDKIT_VERSION" \
+	"-X $bk/version.Version=$BUILDKIT_VERSION -X $bk/version.Package=$bk" \
+	buildkitd=./cmd/buildkitd buildctl=./cmd/buildctl
+build_tool buildx "$bx" "$BUILDX_VERSION" \
+	"-X $bx/version.Version=$BUILDX_VERSION -X $bx/version.Package=$bx" \
+	docker-buildx=./cmd/buildx
+build_tool registry "$dist" "$REGISTRY_VERSION" \
+	"-X $dist/version.version=$REGISTRY_VERSION -X $dist/version.mainpkg=$dist" \
+	registry=./cmd/registry
+
+tools=$LAINGFILE_CACHE/tools
+link "$tools/buildkit-$BUILDKIT_VERSION/buildkitd" /usr/local/bin/buildkitd
+link "$tools/buildkit-$BUILDKIT_VERSION/buildctl" /usr/local/bin/buildctl
+link "$tools/registry-$REGISTRY_VERSION/registry" /usr/local/bin/registry
+link "$tools/buildx-$BUILDX_VERSION/docker-buildx" "${DOCKER_CONFIG:-$HOME/.docker}/cli-plugins/docker-buildx"
+log "tools ready: buildkitd $BUILDKIT_VERSION, buildx $BUILDX_VERSION, registry $REGISTRY_VERSION"

@@ -1,0 +1,362 @@
+package e2e
+
+// Smoke tests of the two test inputs, without the frontend: the Nix builder image
+// from the local registry, run by BuildKit the way the frontend runs it (with /nix
+// as a cache mount seeded from the image's /nix), and the offline nixpkgs fixture
+// universe built with it for both target systems.
+
+import (
+	"bytes"
+	"context"
+	"debug/elf"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/moby/buildkit/client"
+	"github.com/moby/buildkit/client/llb"
+	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
+	"github.com/tonistiigi/fsutil"
+
+	"github.com/laingville/laingfile/test/testenv"
+)
+
+// smokeProfileBin is where the builder image (like nixos/nix) keeps its commands.
+const smokeProfileBin = "/nix/var/nix/profiles/default/bin"
+
+// smokeRun is one command in the builder image.
+type smokeRun struct {
+	platform ocispecs.Platform
+	// cacheID names the cache mount at /nix; seeded says whether it starts from
+	// the image's /nix (llb.SourcePath) or empty.
+	cacheID string
+	seeded  bool
+	args    []string
+	// fixture mounts the fixture universe read-only at /src.
+	fixture bool
+}
+
+// smokeExec runs r against the real daemon and returns the directory its /out
+// mount was exported to, the progress log, and the solve error.
+func smokeExec(t *testing.T, r smokeRun) (string, string, error) {
+	t.Helper()
+	c := testenv.Client(t)
+	builder := smokeBuilderPinned(t)
+	img := llb.Image(builder, llb.Platform(r.platform))
+	nixSrc := llb.Scratch()
+	nixOpts := []llb.MountOption{llb.AsPersistentCacheDir(r.cacheID, llb.CacheMountShared)}
+	if r.seeded {
+		nixSrc = img
+		nixOpts = append(nixOpts, llb.SourcePath("/nix"))
+	}
+	runOpts := []llb.RunOption{
+		llb.Args(r.args),
+		llb.AddEnv("PATH", smokeProfileBin+":/bin:/usr/bin"),
+		llb.AddEnv("USER", "root"),
+		llb.AddMount("/nix", nixSrc, nixOpts...),
+		llb.IgnoreCache,
+	}
+	opt := client.SolveOpt{}
+	if r.fixture {
+		dir := filepath.Join(testenv.RepoRoot(t), "test", "fixtures", "nixpkgs")
+		if _, err := os.Stat(filepath.Join(dir, "bootstrap")); err != nil {
+			t.Fatalf("fixture universe has no bootstrap trees (%v); run hack/nix-builder.sh", err)
+		}
+		fs, err := fsutil.NewFS(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		opt.LocalMounts = map[string]fsutil.FS{"nixpkgs": fs}
+		runOpts = append(runOpts, llb.AddMount("/src", llb.Local("nixpkgs"), llb.Readonly))
+	}
+	run := img.Run(runOpts...)
+	out := run.AddMount("/out", llb.Scratch())
+
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
+	defer cancel()
+	def, err := out.Marshal(ctx, llb.Platform(r.platform))
+	if err != nil {
+		t.Fatal(err)
+	}
+	outDir := t.TempDir()
+	opt.Exports = []client.ExportEntry{{Type: client.ExporterLocal, OutputDir: outDir}}
+
+	var logBuf bytes.Buffer
+	ch := make(chan *client.SolveStatus)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for s := range ch {
+			for _, l := range s.Logs {
+				logBuf.Write(l.Data)
+			}
+		}
+	}()
+	_, err = c.Solve(ctx, def, opt, ch)
+	wg.Wait()
+	return outDir, logBuf.String(), err
+}
+
+// smokeBuilderPinned is the builder image pinned to the digest the registry has
+// now, so that the cache ids below follow the image like the frontend's do.
+func smokeBuilderPinned(t *testing.T) string {
+	t.Helper()
+	ref := testenv.BuilderImage(t)
+	r, err := name.ParseReference(ref, name.Insecure)
+	if err != nil {
+		t.Fatal(err)
+	}
+	desc, err := remote.Head(r)
+	if err != nil {
+		t.Fatalf("resolving %s: %v", ref, err)
+	}
+	return r.Context().Digest(desc.Digest.String()).String()
+}
+
+func smokeDigestID(t *testing.T) string {
+	ref := smokeBuilderPinned(t)
+	return ref[strings.LastIndex(ref, ":")+1:][:16]
+}
+
+func smokeRead(t *testing.T, dir, file string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(dir, file))
+	if err != nil {
+		t.Fatalf("the run left no %s: %v", file, err)
+	}
+	return strings.TrimSpace(string(b))
+}
+
+// TestBuilderImageRunsLikeNixOS runs the builder image of each platform with /nix
+// seeded from the image: Nix works, its database matches the store, and it builds
+// a derivation whose builder is the image's busybox (under QEMU for arm64).
+func TestBuilderImageRunsLikeNixOS(t *testing.T) {
+	testenv.SkipIfShort(t)
+	tests := []struct {
+		platform ocispecs.Platform
+		system   string
+	}{
+		{ocispecs.Platform{OS: "linux", Architecture: "amd64"}, "x86_64-linux"},
+		{ocispecs.Platform{OS: "linux", Architecture: "arm64"}, "aarch64-linux"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.system, func(t *testing.T) {
+			// A new derivation every run, so that Nix really builds.
+			nonce := fmt.Sprint(time.Now().UnixNano())
+			script := `set -e
+nix-build --version > /out/version
+nix-instantiate --eval -E builtins.currentSystem > /out/system
+nix-store --verify --check-contents > /out/verify 2>&1
+bb=$(readlink ` + smokeProfileBin + `/busybox)
+expr='derivation { name = "smoke"; system = "` + tt.system + `"; nonce = "` + nonce + `";
+  builder = "'"${bb%/busybox}"'/sh"; args = [ "-c" "echo hi from $('"$bb"' uname -m) > $out" ]; }'
+out=$(nix-build --no-out-link -E "$expr")
+cat "$out" > /out/built
+`
+			outDir, log, err := smokeExec(t, smokeRun{
+				platform: tt.platform,
+				cacheID:  "laingfile-e2e-smoke-nix-" + tt.system + "-" + smokeDigestID(t),
+				seeded:   true,
+				args:     []string{"/bin/sh", "-c", script},
+			})
+			if err != nil {
+				t.Fatalf("running the builder image: %v\n%s", err, log)
+			}
+			if got := smokeRead(t, outDir, "version"); got != "nix-build (Nix) 2.8.0" {
+				t.Errorf("nix-build --version = %q", got)
+			}
+			if got := smokeRead(t, outDir, "system"); got != `"`+tt.system+`"` {
+				t.Errorf("builtins.currentSystem = %s, want %q", got, tt.system)
+			}
+			if got := smokeRead(t, outDir, "verify"); strings.Contains(got, "modified") || strings.Contains(got, "error") {
+				t.Errorf("nix-store --verify --check-contents:\n%s", got)
+			}
+			want := map[string]string{"x86_64-linux": "x86_64", "aarch64-linux": "aarch64"}[tt.system]
+			if got := smokeRead(t, outDir, "built"); got != "hi from "+want {
+				t.Errorf("derivation output = %q, want %q", got, "hi from "+want)
+			}
+		})
+	}
+}
+
+// TestBuilderImageNeedsItsNix checks the builder is as fragile as nixos/nix:
+// over an empty cache mount at /nix (no `from`), nothing runs, not even /bin/sh.
+func TestBuilderImageNeedsItsNix(t *testing.T) {
+	testenv.SkipIfShort(t)
+	for _, args := range [][]string{
+		{smokeProfileBin + "/nix-build", "--version"},
+		{"/bin/sh", "-c", "true"},
+	} {
+		t.Run(filepath.Base(args[0]), func(t *testing.T) {
+			cacheID := fmt.Sprintf("laingfile-e2e-smoke-empty-%d", time.Now().UnixNano())
+			t.Cleanup(func() { smokePruneCache(t, cacheID) })
+			_, log, err := smokeExec(t, smokeRun{
+				platform: ocispecs.Platform{OS: "linux", Architecture: "amd64"},
+				cacheID:  cacheID,
+				args:     args,
+			})
+			if err == nil {
+				t.Fatalf("%v ran with an empty /nix:\n%s", args, log)
+			}
+			if !strings.Contains(err.Error()+log, "no such file or directory") {
+				t.Errorf("%v failed, but not for a missing file: %v\n%s", args, err, log)
+			}
+		})
+	}
+}
+
+// smokePruneCache removes the cache mount a test made for itself.
+func smokePruneCache(t *testing.T, cacheID string) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	err := testenv.Client(t).Prune(ctx, nil, client.WithFilter([]string{"description~=" + cacheID}))
+	if err != nil {
+		t.Errorf("removing cache mount %s: %v", cacheID, err)
+	}
+}
+
+// TestFixtureBuildsWithBuilderImage builds fixture packages with the amd64 builder
+// for both systems (aarch64 builders run under QEMU), as the frontend does: the
+// built paths are the instantiated ones and the binaries are for the target.
+func TestFixtureBuildsWithBuilderImage(t *testing.T) {
+	testenv.SkipIfShort(t)
+	// Each attribute with the program its bin/ must run (an ELF, possibly
+	// through symlinks into other store paths or a #! interpreter).
+	attrs := []struct{ attr, program string }{
+		{"coreutils", "ls"},
+		{"python312", "python3"},
+	}
+	tests := []struct {
+		system  string
+		machine elf.Machine
+	}{
+		{"x86_64-linux", elf.EM_X86_64},
+		{"aarch64-linux", elf.EM_AARCH64},
+	}
+	for _, tt := range tests {
+		t.Run(tt.system, func(t *testing.T) {
+			var script strings.Builder
+			script.WriteString("set -e\ncd /tmp\nmkdir -p /out/store\n")
+			for _, a := range attrs {
+				fmt.Fprintf(&script, `drv=$(nix-instantiate /src -A %[1]s --argstr system %[2]s)
+nix-store --query --outputs "$drv" > /out/%[1]s.instantiated
+nix-build /src -A %[1]s --argstr system %[2]s --option extra-platforms aarch64-linux --no-out-link > /out/%[1]s.built
+nix-store --query --requisites $(cat /out/%[1]s.built) > /out/%[1]s.closure
+`, a.attr, tt.system)
+			}
+			script.WriteString("cp -a $(cat /out/*.closure | sort -u) /out/store/\n")
+			outDir, log, err := smokeExec(t, smokeRun{
+				platform: ocispecs.Platform{OS: "linux", Architecture: "amd64"},
+				cacheID:  "laingfile-e2e-smoke-nix-x86_64-linux-" + smokeDigestID(t),
+				seeded:   true,
+				args:     []string{"/bin/sh", "-c", script.String()},
+				fixture:  true,
+			})
+			if err != nil {
+				t.Fatalf("building the fixture for %s: %v\n%s", tt.system, err, log)
+			}
+			store := filepath.Join(outDir, "store")
+			for _, a := range attrs {
+				built := smokeLines(smokeRead(t, outDir, a.attr+".built"))
+				inst := smokeLines(smokeRead(t, outDir, a.attr+".instantiated"))
+				if len(built) == 0 || strings.Join(built, " ") != strings.Join(inst, " ") {
+					t.Errorf("%s: nix-build gave %v, nix-instantiate said %v", a.attr, built, inst)
+					continue
+				}
+				program := built[0] + "/bin/" + a.program
+				if len(smokeELFMachines(t, store, []string{program})) == 0 {
+					t.Errorf("%s: %s leads to no ELF file", a.attr, program)
+				}
+				closure := smokeLines(smokeRead(t, outDir, a.attr+".closure"))
+				machines := smokeELFMachines(t, store, closure)
+				if len(machines) == 0 {
+					t.Errorf("%s: no ELF file in its closure", a.attr)
+				}
+				for file, m := range machines {
+					if m != tt.machine {
+						t.Errorf("%s: %s is %v, want %v", a.attr, file, m, tt.machine)
+					}
+				}
+			}
+		})
+	}
+}
+
+func smokeLines(s string) []string {
+	lines := strings.Fields(s)
+	sort.Strings(lines)
+	return lines
+}
+
+// smokeELFMachines follows every file reachable from the given store paths in the
+// exported store copy (symlinks into other store paths and `#!` interpreters
+// included) and returns the machine of each ELF file found.
+func smokeELFMachines(t *testing.T, store string, paths []string) map[string]elf.Machine {
+	t.Helper()
+	out := map[string]elf.Machine{}
+	seen := map[string]bool{}
+	var visit func(p string, depth int)
+	visit = func(p string, depth int) {
+		if depth > 40 || seen[p] {
+			return
+		}
+		seen[p] = true
+		local := filepath.Join(store, strings.TrimPrefix(p, "/nix/store/"))
+		fi, err := os.Lstat(local)
+		if err != nil {
+			t.Errorf("%s is not in the copied closure: %v", p, err)
+			return
+		}
+		switch {
+		case fi.Mode()&os.ModeSymlink != 0:
+			target, err := os.Readlink(local)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !filepath.IsAbs(target) {
+				target = filepath.Join(filepath.Dir(p), target)
+			}
+			if strings.HasPrefix(target, "/nix/store/") {
+				visit(target, depth+1)
+			}
+		case fi.IsDir():
+			entries, err := os.ReadDir(local)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, e := range entries {
+				visit(p+"/"+e.Name(), depth)
+			}
+		case fi.Mode().IsRegular():
+			b, err := os.ReadFile(local)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if bytes.HasPrefix(b, []byte("\x7fELF")) {
+				f, err := elf.NewFile(bytes.NewReader(b))
+				if err != nil {
+					t.Errorf("%s: %v", p, err)
+					return
+				}
+				out[p] = f.Machine
+			} else if bytes.HasPrefix(b, []byte("#!/nix/store/")) {
+				line, _, _ := strings.Cut(string(b[2:]), "\n")
+				if fields := strings.Fields(line); len(fields) > 0 {
+					visit(fields[0], depth+1)
+				}
+			}
+		}
+	}
+	for _, p := range paths {
+		visit(p, 0)
+	}
+	return out
+}
