@@ -55,7 +55,7 @@ func (b *targetBuild) build(ctx context.Context, platform *ocispecs.Platform, _ 
 	}
 
 	budget := b.target.MaxLayers - 1 - len(b.target.Copy)
-	plan, err := lfllb.PlanLayers(facts.Closure, budget)
+	plan, err := lfllb.PlanLayers(facts.Closure, budget, lfllb.Owners(b.target, facts.Packages))
 	if err != nil {
 		return nil, located(fmt.Errorf("maxLayers %d leaves no layer for the store paths: %w", b.target.MaxLayers, err), b.source, b.target.Range)
 	}
@@ -237,11 +237,24 @@ func (b *targetBuild) realise(ctx context.Context, nixOut llb.State, target ocis
 	if err != nil {
 		return lfllb.Facts{}, err
 	}
+	packages := map[string][]string{}
+	for _, p := range report.Packages {
+		packages[p.Attr] = p.Paths
+	}
+	// Devcontainers carry a Nix database of their closure.
+	var nixDB lfllb.NixDB
+	if b.target.Kind == laingfile.KindDevcontainer {
+		if nixDB, err = lfllb.ReadNixDB(read); err != nil {
+			return lfllb.Facts{}, err
+		}
+	}
 	return lfllb.Facts{
 		Closure:        closure,
 		Profile:        strings.TrimSpace(string(profile)),
 		ProfileEntries: strings.Fields(string(entries)),
 		Info:           report.Info,
+		Packages:       packages,
+		NixDB:          nixDB,
 	}, nil
 }
 

@@ -2,7 +2,7 @@
 # Builds the test Nix builder image (a stand-in for docker.io/nixos/nix with the
 # same /nix layout) from Debian's nix-bin and busybox-static for amd64 and arm64,
 # writes the relocatable bootstrap trees the fixture nixpkgs universe copies
-# (test/fixtures/nixpkgs/bootstrap/<system>/{nix,busybox}), and pushes the image
+# (test/fixtures/nixpkgs/bootstrap/<system>/{nix,busybox,sudo}), and pushes the image
 # as a linux/amd64 + linux/arm64 index. Work whose inputs did not change is skipped.
 #
 #   hack/nix-builder.sh            stage, build and push (needs the registry up)
@@ -127,15 +127,32 @@ build_go() {
 		log "building the nix launcher for $arch"
 		(cd "$REPO_ROOT" && CGO_ENABLED=0 GOOS=linux GOARCH=$arch go build -trimpath -buildvcs=false \
 			-ldflags='-s -w -buildid=' -o "$WORK/bin/launcher-$arch" ./hack/nixbuilder/launcher)
+		log "building the fixture sudo for $arch"
+		(cd "$REPO_ROOT" && CGO_ENABLED=0 GOOS=linux GOARCH=$arch go build -trimpath -buildvcs=false \
+			-ldflags='-s -w -buildid=' -o "$WORK/bin/sudo-$arch" ./hack/fixturesudo)
+	done
+}
+
+# write_sudo_trees installs the fixture sudo as bootstrap/<system>/sudo/bin/sudo, replacing
+# it only when it changed (the fixture imports the tree by content).
+write_sudo_trees() {
+	local arch dst
+	for arch in "${ARCHES[@]}"; do
+		dst=$BOOTSTRAP/$(system_of "$arch")/sudo/bin/sudo
+		cmp -s "$WORK/bin/sudo-$arch" "$dst" && continue
+		log "writing $dst"
+		mkdir -p "$(dirname "$dst")"
+		install -m 0755 "$WORK/bin/sudo-$arch" "$dst"
 	done
 }
 
 # inputs_digest hashes everything the image is made of: the package lists, the
-# built programs (Go builds are reproducible) and the image reference.
+# built programs (Go builds are reproducible; the fixture sudo is not in the image)
+# and the image reference.
 inputs_digest() {
 	{
 		cat "$WORK"/roots/*/.packages
-		sha256sum "$WORK"/bin/* | cut -d' ' -f1
+		sha256sum "$WORK"/bin/nixbuilder "$WORK"/bin/launcher-* | cut -d' ' -f1
 		echo "$IMAGE push=$PUSH"
 	} | sha256sum | cut -d' ' -f1
 }
@@ -169,6 +186,7 @@ main() {
 	enable_arches
 	for arch in "${ARCHES[@]}"; do stage "$arch"; done
 	build_go
+	write_sudo_trees
 	digest=$(inputs_digest)
 	if up_to_date "$digest"; then
 		log "nix builder up to date: $IMAGE@$(sed -n 2p "$WORK/stamp") (${SECONDS}s)"

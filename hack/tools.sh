@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Installs the tools the test environment needs: Debian packages, plus buildkitd,
-# buildctl, docker-buildx and registry built from their Go module source at the
-# versions in hack/versions.env. Binaries are cached per version under
+# buildctl, docker-buildx, registry and actionlint (which checks the examples'
+# GitHub workflows) built from their Go module source at the versions in
+# hack/versions.env. Binaries are cached per version under
 # $LAINGFILE_CACHE/tools, so a second run only checks and re-links.
 set -euo pipefail
 # shellcheck source=hack/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 need_root
 load_versions
+: "${ACTIONLINT_VERSION:?hack/versions.env must set ACTIONLINT_VERSION}"
 
 APT_PACKAGES=(runc nix-bin busybox-static qemu-user-static patchelf)
 
@@ -85,6 +87,7 @@ check_buildkit_pin
 bk=github.com/moby/buildkit
 bx=github.com/docker/buildx
 dist=github.com/distribution/distribution/v3
+al=github.com/rhysd/actionlint
 build_tool buildkit "$bk" "$BUILDKIT_VERSION" \
 	"-X $bk/version.Version=$BUILDKIT_VERSION -X $bk/version.Package=$bk" \
 	buildkitd=./cmd/buildkitd buildctl=./cmd/buildctl
@@ -94,10 +97,14 @@ build_tool buildx "$bx" "$BUILDX_VERSION" \
 build_tool registry "$dist" "$REGISTRY_VERSION" \
 	"-X $dist/version.version=$REGISTRY_VERSION -X $dist/version.mainpkg=$dist" \
 	registry=./cmd/registry
+build_tool actionlint "$al" "$ACTIONLINT_VERSION" \
+	"-X $al.version=$ACTIONLINT_VERSION" \
+	actionlint=./cmd/actionlint
 
 tools=$LAINGFILE_CACHE/tools
 link "$tools/buildkit-$BUILDKIT_VERSION/buildkitd" /usr/local/bin/buildkitd
 link "$tools/buildkit-$BUILDKIT_VERSION/buildctl" /usr/local/bin/buildctl
 link "$tools/registry-$REGISTRY_VERSION/registry" /usr/local/bin/registry
+link "$tools/actionlint-$ACTIONLINT_VERSION/actionlint" /usr/local/bin/actionlint
 link "$tools/buildx-$BUILDX_VERSION/docker-buildx" "${DOCKER_CONFIG:-$HOME/.docker}/cli-plugins/docker-buildx"
-log "tools ready: buildkitd $BUILDKIT_VERSION, buildx $BUILDX_VERSION, registry $REGISTRY_VERSION"
+log "tools ready: buildkitd $BUILDKIT_VERSION, buildx $BUILDX_VERSION, registry $REGISTRY_VERSION, actionlint $ACTIONLINT_VERSION"

@@ -22,6 +22,10 @@ type Facts struct {
 	ProfileEntries []string
 	// Info maps attribute paths to their output paths, as evaluated; see Path.
 	Info map[string][]string
+	// Packages maps the requested packages (attribute paths, project files) to their outputs.
+	Packages map[string][]string
+	// NixDB registers the closure; devcontainers carry it.
+	NixDB NixDB
 }
 
 // Path returns the first output path of attr when it is part of the image, else "".
@@ -62,13 +66,14 @@ func InfoAttrs() []string {
 func profileLinks() []string { return []string{"bin", "sbin", "lib", "lib64", "libexec"} }
 
 const (
-	profileDir  = "/nix/var/nix/profiles"
+	nixStateDir = "/nix/var/nix"
+	profileDir  = nixStateDir + "/profiles"
 	profileLink = profileDir + "/default"
 )
 
 // Customisation is the layer that makes a set of store paths an image of its kind: users and
 // groups as real files, /tmp, /usr/bin/env, the root links into the profile, CA certificates and,
-// for devcontainers, sudo, Nix and direnv configuration for the user.
+// for devcontainers, sudo, a Nix the user can build with, and direnv configuration.
 func Customisation(t *laingfile.Target, f Facts, nixOut bkllb.State) Layer {
 	u := t.User
 	shell := "/bin/sh"
@@ -76,11 +81,16 @@ func Customisation(t *laingfile.Target, f Facts, nixOut bkllb.State) Layer {
 		shell = bash + "/bin/bash"
 	}
 	devcontainer := t.Kind == laingfile.KindDevcontainer
+	isRoot := u.UID == 0
 	owner := bkllb.WithUIDGID(u.UID, u.GID)
 	at := bkllb.WithCreatedTime(LayerTime())
 	root := bkllb.WithUIDGID(0, 0)
 
 	b := &fileActions{}
+	if devcontainer && f.NixDB.SQLite != nil {
+		// First: a directory that exists keeps its owner, and the profiles below are root's.
+		nixStore(b, u, f)
+	}
 	b.mkdir("/etc", 0o755, root, at)
 	b.mkdir("/root", 0o700, root, at)
 	b.mkdir("/usr/bin", 0o755, root, at)
@@ -89,13 +99,21 @@ func Customisation(t *laingfile.Target, f Facts, nixOut bkllb.State) Layer {
 	b.copy(bkllb.Scratch().File(bkllb.Mkdir("/tmp", 0o777, at)), "/tmp", "/tmp",
 		&bkllb.CopyInfo{Mode: &bkllb.ChmodOpt{Mode: 0o1777}, ChownOpt: rootOwner(), CreatedTime: ptr(LayerTime())})
 
-	passwd := fmt.Sprintf("root:x:0:0:root:/root:%s\n%s:x:%d:%d:%s:%s:%s\n", shell, u.Name, u.UID, u.GID, u.Name, u.Home, shell)
+	// Real files, not links into the store: the Dev Containers CLI rewrites them (sed -i) to
+	// match the host user's uid.
+	passwd := fmt.Sprintf("root:x:0:0:root:/root:%s\n", shell)
 	group := "root:x:0:\n"
+	shadow := "root:!:1::::::\n"
 	if devcontainer {
 		group += "wheel:x:10:" + u.Name + "\n"
 	}
-	group += fmt.Sprintf("%s:x:%d:\n", u.Name, u.GID)
-	shadow := fmt.Sprintf("root:!:1::::::\n%s:!:1::::::\n", u.Name)
+	if !isRoot {
+		passwd += fmt.Sprintf("%s:x:%d:%d:%s:%s:%s\n", u.Name, u.UID, u.GID, u.Name, u.Home, shell)
+		if u.GID != 0 && u.GID != 10 {
+			group += fmt.Sprintf("%s:x:%d:\n", u.Name, u.GID)
+		}
+		shadow += u.Name + ":!:1::::::\n"
+	}
 	b.mkfile("/etc/passwd", 0o644, passwd, root, at)
 	b.mkfile("/etc/group", 0o644, group, root, at)
 	b.mkfile("/etc/shadow", 0o640, shadow, root, at)
@@ -124,32 +142,7 @@ func Customisation(t *laingfile.Target, f Facts, nixOut bkllb.State) Layer {
 	}
 
 	if devcontainer {
-		b.mkfile("/etc/os-release", 0o644, "ID=nixos\nNAME=\"NixOS\"\nPRETTY_NAME=\"NixOS (Laingfile devcontainer)\"\n", root, at)
-		nixConf := "experimental-features = nix-command flakes\naccept-flake-config = true\n"
-		b.mkdir("/etc/nix", 0o755, root, at)
-		b.mkfile("/etc/nix/nix.conf", 0o644, nixConf, root, at)
-		b.mkdir(u.Home+"/.config/nix", 0o755, owner, at)
-		b.mkfile(u.Home+"/.config/nix/nix.conf", 0o644, nixConf, owner, at)
-		if nixDirenv := f.Path(attrNixDirenv); nixDirenv != "" {
-			direnvrc := "source " + nixDirenv + "/share/nix-direnv/direnvrc\n"
-			b.mkdir("/etc/direnv", 0o755, root, at)
-			b.mkfile("/etc/direnv/direnvrc", 0o644, direnvrc, root, at)
-			b.mkdir(u.Home+"/.config/direnv", 0o755, owner, at)
-			b.mkfile(u.Home+"/.config/direnv/direnvrc", 0o644, direnvrc, owner, at)
-		}
-		b.mkfile(u.Home+"/.bashrc", 0o644, bashrc, owner, at)
-		// Login shells (bash -l) read .bash_profile, not .bashrc.
-		b.mkfile(u.Home+"/.bash_profile", 0o644, "[ -f ~/.bashrc ] && . ~/.bashrc\n", owner, at)
-		b.symlink(profileLink, u.Home+"/.nix-profile", owner, at)
-		if sudo := f.Path(attrSudo); sudo != "" {
-			b.mkfile("/etc/sudoers", 0o440, "root ALL=(ALL:ALL) ALL\n#includedir /etc/sudoers.d\n", root, at)
-			b.mkdir("/etc/sudoers.d", 0o750, root, at)
-			b.mkfile("/etc/sudoers.d/"+u.Name, 0o440, u.Name+" ALL=(ALL) NOPASSWD:ALL\n", root, at)
-			// A store path cannot be setuid: sudo is copied out of the store.
-			b.copy(nixOut, sudo+"/bin/sudo", "/usr/bin/sudo", &bkllb.CopyInfo{
-				Mode: &bkllb.ChmodOpt{Mode: 0o4755}, ChownOpt: rootOwner(), CreatedTime: ptr(LayerTime()),
-			})
-		}
+		devcontainerFiles(b, u, f, nixOut)
 	}
 
 	name := fmt.Sprintf("customise: %s image for user %s", t.Kind, u.Name)
@@ -158,6 +151,85 @@ func Customisation(t *laingfile.Target, f Facts, nixOut bkllb.State) Layer {
 		CreatedBy: fmt.Sprintf("laingfile: %s customisation (user %s %d:%d)", t.Kind, u.Name, u.UID, u.GID),
 		Action:    stamped(bkllb.Scratch().File(b.action, bkllb.WithCustomName(name+": write files"))),
 	}
+}
+
+// nixConf is /etc/nix/nix.conf of a devcontainer. Nix runs there as a single user, without a
+// daemon: no build users (root too, through sudo, builds as itself) and no sandbox, which would
+// need user namespaces that container runtimes usually deny. Every option means the same to
+// Nix 2.8 and to current releases.
+const nixConf = `experimental-features = nix-command flakes
+accept-flake-config = true
+build-users-group =
+sandbox = false
+`
+
+// userNixConf is the user's ~/.config/nix/nix.conf: what a project's flake needs.
+const userNixConf = "experimental-features = nix-command flakes\naccept-flake-config = true\n"
+
+// devcontainerFiles writes what a devcontainer adds: os-release, Nix (configuration, database,
+// a store and state the user owns, the user's profile), direnv, shell start-up files and sudo.
+func devcontainerFiles(b *fileActions, u laingfile.User, f Facts, nixOut bkllb.State) {
+	owner := bkllb.WithUIDGID(u.UID, u.GID)
+	at := bkllb.WithCreatedTime(LayerTime())
+	root := bkllb.WithUIDGID(0, 0)
+
+	b.mkfile("/etc/os-release", 0o644, "ID=nixos\nNAME=\"NixOS\"\nPRETTY_NAME=\"NixOS (Laingfile devcontainer)\"\n", root, at)
+	b.mkdir("/etc/nix", 0o755, root, at)
+	b.mkfile("/etc/nix/nix.conf", 0o644, nixConf, root, at)
+	b.mkdir(u.Home+"/.config/nix", 0o755, owner, at)
+	b.mkfile(u.Home+"/.config/nix/nix.conf", 0o644, userNixConf, owner, at)
+	// The user's own profile, so that nix-env and friends change it rather than the image's
+	// default profile, which /bin and the other root links go through. Nix sets the mode of
+	// per-user, so the user owns it.
+	userProfiles := profileDir + "/per-user/" + u.Name
+	b.mkdir(profileDir+"/per-user", 0o755, owner, at)
+	b.mkdir(userProfiles, 0o755, owner, at)
+	b.symlink(f.Profile, userProfiles+"/profile-1-link", owner, at)
+	b.symlink("profile-1-link", userProfiles+"/profile", owner, at)
+	b.symlink(userProfiles+"/profile", u.Home+"/.nix-profile", owner, at)
+
+	if nixDirenv := f.Path(attrNixDirenv); nixDirenv != "" {
+		direnvrc := "source " + nixDirenv + "/share/nix-direnv/direnvrc\n"
+		b.mkdir("/etc/direnv", 0o755, root, at)
+		b.mkfile("/etc/direnv/direnvrc", 0o644, direnvrc, root, at)
+		b.mkdir(u.Home+"/.config/direnv", 0o755, owner, at)
+		b.mkfile(u.Home+"/.config/direnv/direnvrc", 0o644, direnvrc, owner, at)
+	}
+	b.mkfile(u.Home+"/.bashrc", 0o644, bashrc, owner, at)
+	// Login shells: bash reads .bash_profile, other shells (sh -l) .profile.
+	b.mkfile(u.Home+"/.bash_profile", 0o644, "[ -f ~/.bashrc ] && . ~/.bashrc\n", owner, at)
+	b.mkfile(u.Home+"/.profile", 0o644, profile, owner, at)
+
+	if sudo := f.Path(attrSudo); sudo != "" && u.UID != 0 {
+		b.mkfile("/etc/sudoers", 0o440, "root ALL=(ALL:ALL) ALL\n#includedir /etc/sudoers.d\n", root, at)
+		b.mkdir("/etc/sudoers.d", 0o750, root, at)
+		b.mkfile("/etc/sudoers.d/"+u.Name, 0o440, u.Name+" ALL=(ALL) NOPASSWD:ALL\n", root, at)
+		// A store path cannot be setuid: sudo is copied out of the store.
+		b.copy(nixOut, sudo+"/bin/sudo", "/usr/bin/sudo", &bkllb.CopyInfo{
+			Mode: &bkllb.ChmodOpt{Mode: 0o4755}, ChownOpt: rootOwner(), CreatedTime: ptr(LayerTime()),
+		})
+	}
+}
+
+// nixStore makes /nix a single-user Nix installation of the user's: the database registering
+// every store path of the image, and the store and state directories owned by the user, so
+// that nix-build and nix build work without root or a daemon. The store paths themselves stay
+// root's (their layers are shared with other images), which Nix does not mind, and so does
+// the image's default profile.
+func nixStore(b *fileActions, u laingfile.User, f Facts) {
+	owner := bkllb.WithUIDGID(u.UID, u.GID)
+	at := bkllb.WithCreatedTime(LayerTime())
+	for _, dir := range []string{
+		"/nix", "/nix/store", "/nix/var", nixStateDir, nixStateDir + "/db", nixStateDir + "/temproots",
+		nixStateDir + "/gcroots", nixStateDir + "/gcroots/per-user", nixStateDir + "/gcroots/per-user/" + u.Name,
+		"/nix/var/log", "/nix/var/log/nix", "/nix/var/log/nix/drvs",
+	} {
+		b.mkdir(dir, 0o755, owner, at)
+	}
+	b.mkfile(nixStateDir+"/db/db.sqlite", 0o644, string(f.NixDB.SQLite), owner, at)
+	b.mkfile(nixStateDir+"/db/schema", 0o644, string(f.NixDB.Schema), owner, at)
+	// Profiles are garbage collector roots, as Nix sets them up.
+	b.symlink(profileDir, nixStateDir+"/gcroots/profiles", owner, at)
 }
 
 // stamped copies a whole tree with every entry's mtime set to LayerTime. Writing a file
@@ -172,6 +244,12 @@ func stamped(st bkllb.State) *bkllb.FileAction {
 const bashrc = `# Interactive bash setup for this devcontainer.
 if command -v direnv >/dev/null 2>&1; then eval "$(direnv hook bash)"; fi
 if command -v starship >/dev/null 2>&1; then eval "$(starship init bash)"; fi
+`
+
+// profile is ~/.profile, which login shells other than bash read: interactive ones get the
+// same setup as bash.
+const profile = `# Login shells that are not bash (bash reads ~/.bash_profile).
+case $- in *i*) [ -f ~/.bashrc ] && . ~/.bashrc ;; esac
 `
 
 // CopyLayers makes one layer per `copy:` entry, with fixed times so that an unchanged source

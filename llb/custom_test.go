@@ -1,18 +1,29 @@
 package llb
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
 	bkllb "github.com/moby/buildkit/client/llb"
+	"github.com/moby/buildkit/solver/pb"
 	digest "github.com/opencontainers/go-digest"
 
 	"github.com/laingville/laingfile/frontend/laingfile"
 )
 
-// layerFiles marshals a layer on scratch and returns what it writes: files with their data and
-// mode, symlinks with their targets, and copies with their mode.
-func layerFiles(t *testing.T, l Layer) (files map[string]string, modes map[string]int32, links map[string]string, copies map[string]int32) {
+// written is what a layer writes, by path: a file's data, a link's target, "dir" or "copy".
+type written struct {
+	kind  string // "file", "dir", "link", "copy"
+	data  string // file contents or link target
+	mode  int32
+	owner string // "uid:gid"
+	// order is the position of the action in the layer.
+	order int
+}
+
+// layerFiles marshals a layer on scratch and returns what it writes.
+func layerFiles(t *testing.T, l Layer) map[string]written {
 	t.Helper()
 	all, head := ops(t, bkllb.Scratch().File(l.Action))
 	// The layer is one copy, with fixed times, of the tree its input op writes.
@@ -22,99 +33,181 @@ func layerFiles(t *testing.T, l Layer) (files map[string]string, modes map[strin
 		t.Fatalf("the layer is not a single time-stamping copy: %v", layerOp.GetFile().Actions)
 	}
 	staging := all[digest.Digest(layerOp.Inputs[0].Digest)]
-	files, modes, links, copies = map[string]string{}, map[string]int32{}, map[string]string{}, map[string]int32{}
-	for _, a := range staging.GetFile().Actions {
+	out := map[string]written{}
+	for i, a := range staging.GetFile().Actions {
 		switch {
 		case a.GetMkfile() != nil:
-			files[a.GetMkfile().Path] = string(a.GetMkfile().Data)
-			modes[a.GetMkfile().Path] = a.GetMkfile().Mode
+			m := a.GetMkfile()
+			out[m.Path] = written{kind: "file", data: string(m.Data), mode: m.Mode, owner: ownerOf(m.Owner), order: i}
+		case a.GetMkdir() != nil:
+			m := a.GetMkdir()
+			if _, ok := out[m.Path]; !ok { // the first mkdir creates it; later ones change nothing
+				out[m.Path] = written{kind: "dir", mode: m.Mode, owner: ownerOf(m.Owner), order: i}
+			}
 		case a.GetSymlink() != nil:
-			links[a.GetSymlink().Newpath] = a.GetSymlink().Oldpath
+			s := a.GetSymlink()
+			out[s.Newpath] = written{kind: "link", data: s.Oldpath, owner: ownerOf(s.Owner), order: i}
 		case a.GetCopy() != nil:
-			copies[a.GetCopy().Dest] = a.GetCopy().Mode
+			c := a.GetCopy()
+			out[c.Dest] = written{kind: "copy", data: c.Src, mode: c.Mode, owner: ownerOf(c.Owner), order: i}
 		}
 	}
-	return files, modes, links, copies
+	return out
 }
 
-func TestCustomisation(t *testing.T) {
+func ownerOf(o *pb.ChownOpt) string {
+	if o == nil {
+		return ""
+	}
+	id := func(u *pb.UserOpt) string {
+		if u == nil || u.GetByID() == nil && u.GetByName() == nil {
+			return "?"
+		}
+		if u.GetByName() != nil {
+			return u.GetByName().Name
+		}
+		return fmt.Sprint(u.GetByID())
+	}
+	return id(o.User) + ":" + id(o.Group)
+}
+
+func customFacts() Facts {
 	facts := testFacts()
 	sudo := storePath("sudo-1.9.16", 3<<20)
 	coreutils := storePath("coreutils-9.5", 5<<20)
-	facts.Closure = append(facts.Closure, sudo, coreutils)
+	nixDirenv := storePath("nix-direnv-3.0.6", 40<<10)
+	facts.Closure = append(facts.Closure, sudo, coreutils, nixDirenv)
 	facts.Info[attrSudo] = []string{sudo.Path}
 	facts.Info[attrCoreutils] = []string{coreutils.Path}
+	facts.Info[attrNixDirenv] = []string{nixDirenv.Path}
 	facts.ProfileEntries = []string{"bin", "lib", "lib64", "share"}
+	facts.NixDB = NixDB{SQLite: []byte("SQLite format 3\x00…"), Schema: []byte("10")}
+	return facts
+}
+
+func TestCustomisationDevcontainer(t *testing.T) {
+	facts := customFacts()
 	bash := facts.Info[attrBash][0] + "/bin/bash"
 	nixOut := bkllb.Image("example.com/nix-out")
+	tests := []struct {
+		name string
+		user laingfile.User
+	}{
+		{"default user", laingfile.User{Name: "vscode", UID: 1000, GID: 1000, Home: "/home/vscode"}},
+		{"another name and ids", laingfile.User{Name: "dev", UID: 1234, GID: 2345, Home: "/home/dev"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			u := tt.user
+			ids := fmt.Sprintf("%d:%d", u.UID, u.GID)
+			dev := &laingfile.Target{Kind: laingfile.KindDevcontainer, User: u, Workdir: "/workspace"}
+			w := layerFiles(t, Customisation(dev, facts, nixOut))
 
-	dev := &laingfile.Target{Kind: laingfile.KindDevcontainer, User: laingfile.User{Name: "vscode", UID: 1000, GID: 1000, Home: "/home/vscode"}, Workdir: "/workspace"}
+			files := map[string]struct {
+				data  string
+				mode  int32
+				owner string
+			}{
+				"/etc/passwd":                    {"root:x:0:0:root:/root:" + bash + "\n" + fmt.Sprintf("%s:x:%s:%s:%s:%s\n", u.Name, strings.Replace(ids, ":", ":", 1), u.Name, u.Home, bash), 0o644, "0:0"},
+				"/etc/group":                     {fmt.Sprintf("root:x:0:\nwheel:x:10:%s\n%s:x:%d:\n", u.Name, u.Name, u.GID), 0o644, "0:0"},
+				"/etc/shadow":                    {"root:!:1::::::\n" + u.Name + ":!:1::::::\n", 0o640, "0:0"},
+				"/etc/sudoers":                   {"root ALL=(ALL:ALL) ALL\n#includedir /etc/sudoers.d\n", 0o440, "0:0"},
+				"/etc/sudoers.d/" + u.Name:       {u.Name + " ALL=(ALL) NOPASSWD:ALL\n", 0o440, "0:0"},
+				"/etc/nix/nix.conf":              {nixConf, 0o644, "0:0"},
+				u.Home + "/.config/nix/nix.conf": {"experimental-features = nix-command flakes\naccept-flake-config = true\n", 0o644, ids},
+				"/etc/direnv/direnvrc":           {"source " + facts.Info[attrNixDirenv][0] + "/share/nix-direnv/direnvrc\n", 0o644, "0:0"},
+				"/nix/var/nix/db/db.sqlite":      {string(facts.NixDB.SQLite), 0o644, ids},
+				"/nix/var/nix/db/schema":         {"10", 0o644, ids},
+			}
+			for p, want := range files {
+				got, ok := w[p]
+				if !ok || got.kind != "file" || got.data != want.data || got.mode != want.mode || got.owner != want.owner {
+					t.Errorf("%s = %+v, want %q mode %o owner %s", p, got, want.data, want.mode, want.owner)
+				}
+			}
+			for _, p := range []string{"/etc/os-release", u.Home + "/.bashrc", u.Home + "/.bash_profile", u.Home + "/.profile", u.Home + "/.config/direnv/direnvrc"} {
+				if w[p].kind != "file" {
+					t.Errorf("missing %s", p)
+				}
+			}
+			if !strings.Contains(w[u.Home+"/.bashrc"].data, "direnv hook bash") || !strings.Contains(w[u.Home+"/.profile"].data, ". ~/.bashrc") {
+				t.Errorf(".bashrc %q, .profile %q", w[u.Home+"/.bashrc"].data, w[u.Home+"/.profile"].data)
+			}
+			// The Nix store and state are the user's, the image's default profile root's.
+			for p, owner := range map[string]string{
+				"/nix": ids, "/nix/store": ids, "/nix/var/nix": ids, "/nix/var/nix/db": ids, "/nix/var/nix/temproots": ids,
+				"/nix/var/nix/gcroots/per-user/" + u.Name: ids, "/nix/var/nix/profiles/per-user": ids,
+				"/nix/var/nix/profiles/per-user/" + u.Name: ids, "/nix/var/log/nix/drvs": ids,
+				"/nix/var/nix/profiles": "0:0", u.Home: ids, "/workspace": ids, "/root": "0:0",
+			} {
+				if got := w[p]; got.kind != "dir" || got.owner != owner {
+					t.Errorf("%s = %+v, want a directory owned by %s", p, got, owner)
+				}
+			}
+			if w["/nix/var/nix"].order > w["/nix/var/nix/profiles"].order {
+				t.Error("/nix/var/nix is created after the profiles below it, so it keeps their owner")
+			}
+			for newpath, old := range map[string]string{
+				"/bin":                                 "/nix/var/nix/profiles/default/bin",
+				"/lib64":                               "/nix/var/nix/profiles/default/lib64",
+				"/usr/bin/env":                         facts.Info[attrCoreutils][0] + "/bin/env",
+				"/nix/var/nix/profiles/default":        "default-1-link",
+				"/nix/var/nix/profiles/default-1-link": facts.Profile,
+				"/nix/var/nix/profiles/per-user/" + u.Name + "/profile":        "profile-1-link",
+				"/nix/var/nix/profiles/per-user/" + u.Name + "/profile-1-link": facts.Profile,
+				u.Home + "/.nix-profile":                                       "/nix/var/nix/profiles/per-user/" + u.Name + "/profile",
+				"/nix/var/nix/gcroots/profiles":                                "/nix/var/nix/profiles",
+				"/etc/ssl/certs/ca-certificates.crt":                           facts.Info[attrCACert][0] + "/etc/ssl/certs/ca-bundle.crt",
+			} {
+				if got := w[newpath]; got.kind != "link" || got.data != old {
+					t.Errorf("symlink %s -> %q, want %q", newpath, got.data, old)
+				}
+			}
+			if _, ok := w["/share"]; ok {
+				t.Error("/share is linked; only bin, sbin, lib, lib64 and libexec are")
+			}
+			if got := w["/usr/bin/sudo"]; got.kind != "copy" || got.mode != 0o4755 || got.owner != "0:0" || got.data != facts.Info[attrSudo][0]+"/bin/sudo" {
+				t.Errorf("/usr/bin/sudo = %+v", got)
+			}
+			if got := w["/tmp"]; got.kind != "copy" || got.mode != 0o1777 {
+				t.Errorf("/tmp = %+v", got)
+			}
+		})
+	}
+}
+
+func TestCustomisationRuntime(t *testing.T) {
+	facts := customFacts()
 	run := &laingfile.Target{Kind: laingfile.KindRuntime, User: laingfile.User{Name: "app", UID: 1000, GID: 1000, Home: "/app"}, Workdir: "/app"}
+	w := layerFiles(t, Customisation(run, facts, bkllb.Image("example.com/nix-out")))
+	if w["/etc/group"].data != "root:x:0:\napp:x:1000:\n" {
+		t.Errorf("/etc/group = %q", w["/etc/group"].data)
+	}
+	if w["/app"].kind != "dir" || w["/app"].owner != "1000:1000" {
+		t.Errorf("/app = %+v, want the user's home", w["/app"])
+	}
+	for _, p := range []string{"/etc/sudoers", "/etc/os-release", "/etc/nix/nix.conf", "/app/.bashrc", "/usr/bin/sudo", "/nix/var/nix/db/db.sqlite", "/nix/store", "/app/.nix-profile"} {
+		if _, ok := w[p]; ok {
+			t.Errorf("runtime has %s", p)
+		}
+	}
+	if w["/usr/bin/env"].kind != "link" || w["/tmp"].mode != 0o1777 || w["/nix/var/nix/profiles"].owner != "0:0" {
+		t.Errorf("/usr/bin/env %+v, /tmp %+v, profiles %+v", w["/usr/bin/env"], w["/tmp"], w["/nix/var/nix/profiles"])
+	}
+}
 
-	t.Run("devcontainer", func(t *testing.T) {
-		files, modes, links, copies := layerFiles(t, Customisation(dev, facts, nixOut))
-		want := map[string]string{
-			"/etc/passwd":           "root:x:0:0:root:/root:" + bash + "\nvscode:x:1000:1000:vscode:/home/vscode:" + bash + "\n",
-			"/etc/group":            "root:x:0:\nwheel:x:10:vscode\nvscode:x:1000:\n",
-			"/etc/shadow":           "root:!:1::::::\nvscode:!:1::::::\n",
-			"/etc/sudoers":          "root ALL=(ALL:ALL) ALL\n#includedir /etc/sudoers.d\n",
-			"/etc/sudoers.d/vscode": "vscode ALL=(ALL) NOPASSWD:ALL\n",
-			"/etc/nix/nix.conf":     "experimental-features = nix-command flakes\naccept-flake-config = true\n",
-		}
-		for p, data := range want {
-			if files[p] != data {
-				t.Errorf("%s = %q, want %q", p, files[p], data)
-			}
-		}
-		for p, mode := range map[string]int32{"/etc/shadow": 0o640, "/etc/sudoers": 0o440, "/etc/sudoers.d/vscode": 0o440, "/etc/passwd": 0o644} {
-			if modes[p] != mode {
-				t.Errorf("%s mode = %o, want %o", p, modes[p], mode)
-			}
-		}
-		for _, p := range []string{"/etc/os-release", "/home/vscode/.bashrc", "/home/vscode/.config/nix/nix.conf"} {
-			if _, ok := files[p]; !ok {
-				t.Errorf("missing %s", p)
-			}
-		}
-		if !strings.Contains(files["/home/vscode/.bashrc"], "direnv hook bash") {
-			t.Errorf(".bashrc lacks the direnv hook: %q", files["/home/vscode/.bashrc"])
-		}
-		for newpath, old := range map[string]string{
-			"/bin":                                 "/nix/var/nix/profiles/default/bin",
-			"/lib64":                               "/nix/var/nix/profiles/default/lib64",
-			"/usr/bin/env":                         coreutils.Path + "/bin/env",
-			"/home/vscode/.nix-profile":            "/nix/var/nix/profiles/default",
-			"/nix/var/nix/profiles/default":        "default-1-link",
-			"/nix/var/nix/profiles/default-1-link": facts.Profile,
-			"/etc/ssl/certs/ca-certificates.crt":   facts.Info[attrCACert][0] + "/etc/ssl/certs/ca-bundle.crt",
-		} {
-			if links[newpath] != old {
-				t.Errorf("symlink %s -> %q, want %q", newpath, links[newpath], old)
-			}
-		}
-		if _, ok := links["/share"]; ok {
-			t.Error("/share is linked; only bin, sbin, lib, lib64 and libexec are")
-		}
-		if copies["/usr/bin/sudo"] != 0o4755 || copies["/tmp"] != 0o1777 {
-			t.Errorf("copies = %v", copies)
-		}
-	})
-
-	t.Run("runtime", func(t *testing.T) {
-		files, _, links, copies := layerFiles(t, Customisation(run, facts, nixOut))
-		if files["/etc/group"] != "root:x:0:\napp:x:1000:\n" {
-			t.Errorf("/etc/group = %q", files["/etc/group"])
-		}
-		for _, p := range []string{"/etc/sudoers", "/etc/os-release", "/etc/nix/nix.conf", "/app/.bashrc"} {
-			if _, ok := files[p]; ok {
-				t.Errorf("runtime has %s", p)
-			}
-		}
-		if _, ok := copies["/usr/bin/sudo"]; ok {
-			t.Error("runtime has sudo")
-		}
-		if links["/usr/bin/env"] == "" || copies["/tmp"] != 0o1777 {
-			t.Errorf("links %v copies %v", links, copies)
-		}
-	})
+// A devcontainer for root has one root entry and no sudoers.
+func TestCustomisationRootUser(t *testing.T) {
+	facts := customFacts()
+	dev := &laingfile.Target{Kind: laingfile.KindDevcontainer, User: laingfile.User{Name: "root", UID: 0, GID: 0, Home: "/root"}, Workdir: "/workspace"}
+	w := layerFiles(t, Customisation(dev, facts, bkllb.Image("example.com/nix-out")))
+	if strings.Count(w["/etc/passwd"].data, "root:") != 1 || strings.Count(w["/etc/group"].data, "root:x:0:") != 1 || strings.Count(w["/etc/shadow"].data, "root:") != 1 {
+		t.Errorf("passwd %q group %q shadow %q", w["/etc/passwd"].data, w["/etc/group"].data, w["/etc/shadow"].data)
+	}
+	if _, ok := w["/etc/sudoers.d/root"]; ok {
+		t.Error("root has a sudoers rule of its own")
+	}
+	if w["/root"].mode != 0o700 || w["/nix/store"].owner != "0:0" {
+		t.Errorf("/root %+v, /nix/store %+v", w["/root"], w["/nix/store"])
+	}
 }

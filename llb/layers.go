@@ -31,13 +31,29 @@ type Layer struct {
 // LayerPlan groups a closure into at most Budget store layers.
 type LayerPlan struct {
 	Groups [][]StorePath
+	// SmallPath is the size under which paths were grouped (0: every path has its own layer).
+	SmallPath int64
 }
 
-// PlanLayers gives each store path its own layer while the closure fits the budget. A larger
-// closure keeps its largest paths in their own layers and puts the rest, smallest ones, in one
-// last layer: big paths are where the bytes, and so the sharing, are. The result depends only on
-// the closure.
-func PlanLayers(c Closure, budget int) (LayerPlan, error) {
+// Owner is what brings store paths into an image: a package set or a single package, named
+// with the output paths of its packages. Owners come in a fixed, global priority order.
+type Owner struct {
+	Name  string
+	Roots []string
+}
+
+// DefaultSmallPath is the size under which a store path shares its layer with the other small
+// paths its owner brings, when a closure does not fit the layer budget.
+const DefaultSmallPath = 1 << 20
+
+// PlanLayers decides which store paths share a layer. A closure that fits the budget gets one
+// layer per store path. A larger one keeps every path of DefaultSmallPath or more in a layer of
+// its own and puts the smaller ones in one layer per owner: the first owner, in the given
+// order, whose closure contains the path. Both rules depend only on the path and on the
+// owners, not on what else is in the image, so the same store path lands in the same layer in
+// every image that has the same owner for it: that is what makes layers shared across images.
+// When even that does not fit, the size limit doubles until it does.
+func PlanLayers(c Closure, budget int, owners []Owner) (LayerPlan, error) {
 	if budget < 1 {
 		return LayerPlan{}, fmt.Errorf("no layers left for %d store paths: raise maxLayers", len(c))
 	}
@@ -49,22 +65,75 @@ func PlanLayers(c Closure, budget int) (LayerPlan, error) {
 		}
 		return LayerPlan{Groups: groups}, nil
 	}
-	bySize := append(Closure(nil), ordered...)
-	sort.SliceStable(bySize, func(i, j int) bool { return bySize[i].NarSize > bySize[j].NarSize })
-	own := map[string]bool{}
-	for _, p := range bySize[:budget-1] {
-		own[p.Path] = true
-	}
-	var groups [][]StorePath
-	var rest []StorePath
-	for _, p := range ordered {
-		if own[p.Path] {
-			groups = append(groups, []StorePath{p})
-		} else {
-			rest = append(rest, p)
+	ownerOf := assignOwners(c, owners)
+	for small := int64(DefaultSmallPath); ; small *= 2 {
+		plan := groupSmallPaths(ordered, ownerOf, len(owners), small)
+		if len(plan.Groups) <= budget {
+			return plan, nil
+		}
+		if small > c.Size() {
+			// Even with every path grouped there are more owners than layers: merge the
+			// groups of the last owners into one.
+			groups := plan.Groups[:budget-1]
+			var rest []StorePath
+			for _, g := range plan.Groups[budget-1:] {
+				rest = append(rest, g...)
+			}
+			return LayerPlan{Groups: append(groups, rest), SmallPath: small}, nil
 		}
 	}
-	return LayerPlan{Groups: append(groups, rest)}, nil
+}
+
+// assignOwners maps each store path to the index of the first owner whose closure contains
+// it; paths no owner brings (the profile itself) get len(owners).
+func assignOwners(c Closure, owners []Owner) map[string]int {
+	refs := map[string][]string{}
+	for _, p := range c {
+		refs[p.Path] = p.References
+	}
+	ownerOf := map[string]int{}
+	for i, o := range owners {
+		stack := append([]string(nil), o.Roots...)
+		for len(stack) > 0 {
+			p := stack[len(stack)-1]
+			stack = stack[:len(stack)-1]
+			if _, known := refs[p]; !known {
+				continue // not in this closure
+			}
+			if _, owned := ownerOf[p]; owned {
+				continue
+			}
+			ownerOf[p] = i
+			stack = append(stack, refs[p]...)
+		}
+	}
+	for _, p := range c {
+		if _, owned := ownerOf[p.Path]; !owned {
+			ownerOf[p.Path] = len(owners)
+		}
+	}
+	return ownerOf
+}
+
+// groupSmallPaths gives paths of at least small bytes their own layers, in dependency order,
+// followed by one layer per owner for the smaller paths, in owner order.
+func groupSmallPaths(ordered []StorePath, ownerOf map[string]int, owners int, small int64) LayerPlan {
+	var groups [][]StorePath
+	byOwner := make([][]StorePath, owners+1)
+	for _, p := range ordered {
+		if p.NarSize >= small {
+			groups = append(groups, []StorePath{p})
+			continue
+		}
+		o := ownerOf[p.Path]
+		byOwner[o] = append(byOwner[o], p)
+	}
+	for _, g := range byOwner {
+		if len(g) > 0 {
+			groups = append(groups, g)
+		}
+	}
+	return LayerPlan{Groups: groups, SmallPath: small}
 }
 
 // orderStorePaths sorts a closure so that every path comes after the paths it references, ties
@@ -121,7 +190,7 @@ func orderStorePaths(c Closure) []StorePath {
 }
 
 // StoreLayers makes one layer per plan group, copying the group's store paths from the Nix
-// build step's output with fixed owner and time, so that the same store path gives the same
+// build step's output with fixed owner and time, so that the same store paths give the same
 // layer digest in every image on every builder.
 func StoreLayers(nixOut bkllb.State, plan LayerPlan) []Layer {
 	layers := make([]Layer, len(plan.Groups))
@@ -141,8 +210,14 @@ func StoreLayers(nixOut bkllb.State, plan LayerPlan) []Layer {
 			}
 			paths = append(paths, p.Path)
 		}
+		name := fmt.Sprintf("layer %d/%d %s", i+1, len(plan.Groups), describePaths(paths))
+		if len(group) > 1 {
+			// Each copy after the first adds to /nix/store and so sets its mtime to the wall
+			// clock: stamp the assembled tree.
+			action = stamped(bkllb.Scratch().File(action, bkllb.WithCustomName(name+": collect")))
+		}
 		layers[i] = Layer{
-			Name:       fmt.Sprintf("layer %d/%d %s", i+1, len(plan.Groups), describePaths(paths)),
+			Name:       name,
 			CreatedBy:  "nix: " + strings.Join(paths, " "),
 			Action:     action,
 			StorePaths: paths,

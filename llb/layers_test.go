@@ -37,29 +37,104 @@ func names(paths []StorePath) []string {
 	return out
 }
 
-func TestPlanLayers(t *testing.T) {
+func TestPlanLayersFitsBudget(t *testing.T) {
+	c := testClosure()
+	for _, budget := range []int{5, 10} {
+		plan, err := PlanLayers(c, budget, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got [][]string
+		for _, g := range plan.Groups {
+			got = append(got, names(g))
+		}
+		want := [][]string{{"glibc-2.40"}, {"bash-5.2"}, {"openssl-3.0.13"}, {"python3-3.12.8"}, {"pip-24.0"}}
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Fatalf("budget %d: plan = %v, want one layer per path, dependencies first: %v", budget, got, want)
+		}
+	}
+	if _, err := PlanLayers(c, 0, nil); err == nil || !strings.Contains(err.Error(), "raise maxLayers") {
+		t.Fatalf("budget 0: err = %v", err)
+	}
+}
+
+// universe: a base set (glibc, bash and two small libraries), python with small modules,
+// node with a small library (libffi) it shares with python but not with base.
+func universe() map[string]StorePath {
+	u := map[string]StorePath{}
+	add := func(p StorePath) { u[p.Name()] = p }
+	add(storePath("glibc-2.40", 30<<20))
+	add(storePath("zlib-1.3", 100<<10, u["glibc-2.40"].Path))
+	add(storePath("ncurses-6.5", 300<<10, u["glibc-2.40"].Path))
+	add(storePath("bash-5.2", 2<<20, u["glibc-2.40"].Path, u["ncurses-6.5"].Path, u["zlib-1.3"].Path))
+	add(storePath("libffi-3.4", 200<<10, u["glibc-2.40"].Path))
+	add(storePath("python3-3.12.8", 100<<20, u["glibc-2.40"].Path, u["zlib-1.3"].Path, u["libffi-3.4"].Path))
+	add(storePath("pip-24.0", 700<<10, u["python3-3.12.8"].Path))
+	add(storePath("nodejs-22.1", 90<<20, u["glibc-2.40"].Path, u["zlib-1.3"].Path, u["libffi-3.4"].Path))
+	add(storePath("yarn-1.22", 400<<10, u["nodejs-22.1"].Path))
+	return u
+}
+
+func closureOf(u map[string]StorePath, roots ...string) Closure {
+	seen := map[string]bool{}
+	byPath := map[string]StorePath{}
+	for _, p := range u {
+		byPath[p.Path] = p
+	}
+	var c Closure
+	var walk func(string)
+	walk = func(path string) {
+		if seen[path] {
+			return
+		}
+		seen[path] = true
+		c = append(c, byPath[path])
+		for _, r := range byPath[path].References {
+			walk(r)
+		}
+	}
+	for _, r := range roots {
+		walk(u[r].Path)
+	}
+	return c
+}
+
+func TestPlanLayersGroupsSmallPathsByOwner(t *testing.T) {
+	u := universe()
+	base := Owner{Name: "set base", Roots: []string{u["bash-5.2"].Path}}
+	python := Owner{Name: "set python", Roots: []string{u["python3-3.12.8"].Path, u["pip-24.0"].Path}}
+	node := Owner{Name: "set node", Roots: []string{u["nodejs-22.1"].Path, u["yarn-1.22"].Path}}
+
 	tests := []struct {
 		name   string
+		roots  []string
+		owners []Owner
 		budget int
 		want   [][]string
+		small  int64
 	}{
-		{"one layer per path, dependencies first", 10, [][]string{
-			{"glibc-2.40"}, {"bash-5.2"}, {"openssl-3.0.13"}, {"python3-3.12.8"}, {"pip-24.0"},
-		}},
-		{"exactly fits", 5, [][]string{
-			{"glibc-2.40"}, {"bash-5.2"}, {"openssl-3.0.13"}, {"python3-3.12.8"}, {"pip-24.0"},
-		}},
-		{"over budget: largest alone, the rest together", 3, [][]string{
-			{"glibc-2.40"}, {"python3-3.12.8"}, {"bash-5.2", "openssl-3.0.13", "pip-24.0"},
-		}},
-		{"budget of one", 1, [][]string{
-			{"glibc-2.40", "bash-5.2", "openssl-3.0.13", "python3-3.12.8", "pip-24.0"},
-		}},
+		{
+			name: "big paths alone, small ones by owner", roots: []string{"bash-5.2", "python3-3.12.8", "pip-24.0"},
+			owners: []Owner{base, python}, budget: 5,
+			want: [][]string{{"glibc-2.40"}, {"bash-5.2"}, {"python3-3.12.8"}, {"zlib-1.3", "ncurses-6.5"}, {"libffi-3.4", "pip-24.0"}},
+			small: DefaultSmallPath,
+		},
+		{
+			name: "the limit doubles until the plan fits", roots: []string{"bash-5.2", "python3-3.12.8", "pip-24.0"},
+			owners: []Owner{base, python}, budget: 4,
+			want: [][]string{{"glibc-2.40"}, {"python3-3.12.8"}, {"zlib-1.3", "ncurses-6.5", "bash-5.2"}, {"libffi-3.4", "pip-24.0"}},
+			small: 4 << 20,
+		},
+		{
+			name: "more owners than layers: the last ones share", roots: []string{"bash-5.2", "python3-3.12.8", "pip-24.0", "nodejs-22.1", "yarn-1.22"},
+			owners: []Owner{base, python, node}, budget: 2,
+			want: [][]string{{"glibc-2.40", "zlib-1.3", "ncurses-6.5", "bash-5.2"}, {"libffi-3.4", "python3-3.12.8", "pip-24.0", "nodejs-22.1", "yarn-1.22"}},
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c := testClosure()
-			plan, err := PlanLayers(c, tt.budget)
+			c := closureOf(u, tt.roots...)
+			plan, err := PlanLayers(c, tt.budget, tt.owners)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -70,19 +145,46 @@ func TestPlanLayers(t *testing.T) {
 			if fmt.Sprint(got) != fmt.Sprint(tt.want) {
 				t.Fatalf("plan = %v\nwant   %v", got, tt.want)
 			}
+			if tt.small != 0 && plan.SmallPath != tt.small {
+				t.Errorf("small-path limit = %d, want %d", plan.SmallPath, tt.small)
+			}
 			// The plan depends on the closure only, not on the order Nix listed it in.
 			for seed := int64(0); seed < 5; seed++ {
 				shuffled := append(Closure(nil), c...)
 				rand.New(rand.NewSource(seed)).Shuffle(len(shuffled), func(i, j int) { shuffled[i], shuffled[j] = shuffled[j], shuffled[i] })
-				again, _ := PlanLayers(shuffled, tt.budget)
+				again, _ := PlanLayers(shuffled, tt.budget, tt.owners)
 				if fmt.Sprint(again) != fmt.Sprint(plan) {
 					t.Fatalf("plan changed with input order (seed %d)", seed)
 				}
 			}
 		})
 	}
-	if _, err := PlanLayers(testClosure(), 0); err == nil || !strings.Contains(err.Error(), "raise maxLayers") {
-		t.Fatalf("budget 0: err = %v", err)
+}
+
+// TestPlanLayersSharesAcrossImages is the point of the plan: the python image and the node image
+// put the base set's small paths in the same layer although the rest of them differs.
+func TestPlanLayersSharesAcrossImages(t *testing.T) {
+	u := universe()
+	base := Owner{Name: "set base", Roots: []string{u["bash-5.2"].Path}}
+	python := Owner{Name: "set python", Roots: []string{u["python3-3.12.8"].Path, u["pip-24.0"].Path}}
+	node := Owner{Name: "set node", Roots: []string{u["nodejs-22.1"].Path, u["yarn-1.22"].Path}}
+	layersOf := func(roots []string, owners []Owner) map[string]bool {
+		plan, err := PlanLayers(closureOf(u, roots...), 5, owners)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]bool{}
+		for _, g := range plan.Groups {
+			out[strings.Join(names(g), " ")] = true
+		}
+		return out
+	}
+	py := layersOf([]string{"bash-5.2", "python3-3.12.8", "pip-24.0"}, []Owner{base, python})
+	js := layersOf([]string{"bash-5.2", "nodejs-22.1", "yarn-1.22"}, []Owner{base, node})
+	for _, layer := range []string{"glibc-2.40", "bash-5.2", "zlib-1.3 ncurses-6.5"} {
+		if !py[layer] || !js[layer] {
+			t.Errorf("layer %q is not in both images: python %v, node %v", layer, py, js)
+		}
 	}
 }
 
@@ -111,7 +213,7 @@ func ops(t *testing.T, st bkllb.State) (map[digest.Digest]*pb.Op, digest.Digest)
 func TestStoreLayersMerge(t *testing.T) {
 	nixOut := bkllb.Image("example.com/nix-out") // stands in for the build step output
 	c := testClosure()
-	plan, _ := PlanLayers(c, 10)
+	plan, _ := PlanLayers(c, 10, nil)
 	layers := StoreLayers(nixOut, plan)
 	if layers[0].Name != "layer 1/5 /nix/store/…-glibc-2.40" {
 		t.Errorf("progress name = %q", layers[0].Name)
@@ -157,7 +259,7 @@ func TestStoreLayersMerge(t *testing.T) {
 
 func TestAssembleChainWithoutMerge(t *testing.T) {
 	nixOut := bkllb.Image("example.com/nix-out")
-	plan, _ := PlanLayers(testClosure(), 10)
+	plan, _ := PlanLayers(testClosure(), 10, nil)
 	layers := StoreLayers(nixOut, plan)
 	all, head := ops(t, Assemble(layers, false))
 	// Walk down the chain: each FileOp applies its copy on the layer below.

@@ -79,6 +79,9 @@ let
 in
 {
   inherit profile;
+  # Requested packages kept out of the profile (see request.exclude): realised with it, since
+  # the image still carries them, only not on PATH.
+  excluded = map (r: r.value) (builtins.filter excluded requested);
   problemCount = builtins.length problems;
   report = {
     inherit problems;

@@ -3,8 +3,9 @@
 # build pins it by a build context, and LAINGFILE_SYSTEM (the target system).
 # Outputs in /out: laingfile/report.json always; when there are no problems also
 # laingfile/profile (the profile's store path), laingfile/closure (the closure in Nix's
-# registration format: path, narHash, narSize, deriver, reference count, references) and the
-# closure itself under nix/store.
+# registration format: path, narHash, narSize, deriver, reference count, references),
+# laingfile/nixdb/{db.sqlite,schema} (a Nix database of the closure) and the closure itself
+# under nix/store.
 set -eu
 out=/out/laingfile
 mkdir -p "$out" /out/nix/store
@@ -35,11 +36,31 @@ fi
 echo "nix: realising"
 # shellcheck disable=SC2086
 profile=$(nix-build "$@" --no-out-link $expr -A profile)
+# Packages kept out of the profile (a devcontainer's sudo, installed setuid outside the store)
+# are part of the image all the same.
+# shellcheck disable=SC2086
+excluded=$(nix-build "$@" --no-out-link $expr -A excluded)
 echo "$profile" >"$out/profile"
 ls -A "$profile" >"$out/profile-entries"
-nix-store --query --requisites "$profile" >"$out/paths"
+# shellcheck disable=SC2086
+nix-store --query --requisites "$profile" $excluded >"$out/paths"
 # shellcheck disable=SC2046
 nix-store --dump-db $(cat "$out/paths") >"$out/closure"
+
+# A Nix database registering exactly the closure, for images that carry Nix (devcontainers):
+# loaded into an empty chroot store, which needs the registrations, not the paths. Its
+# registration times are the clock's; the frontend pins them.
+echo "nix: registering the closure in a Nix database"
+db=/tmp/nixdb/nix/var/nix/db
+rm -rf /tmp/nixdb
+nix-store "$@" --store "local?root=/tmp/nixdb" --load-db <"$out/closure"
+if [ -e "$db/db.sqlite-wal" ]; then
+	echo "nix: the database was not closed cleanly ($db/db.sqlite-wal is left)" >&2
+	exit 1
+fi
+mkdir -p "$out/nixdb"
+cp "$db/db.sqlite" "$db/schema" "$out/nixdb/"
+rm -rf /tmp/nixdb
 echo "nix: copying $(wc -l <"$out/paths") store paths"
 while read -r p; do
 	cp -a "$p" /out/nix/store/

@@ -276,10 +276,13 @@ func (c *checker) nixpkgs(n *node) *Nixpkgs {
 	switch {
 	case revEntry != nil && urlEntry != nil:
 		c.errorf(urlEntry.keyRange, "nixpkgs: give either \"rev\" or \"url\", not both")
-	case revEntry == nil && urlEntry == nil:
+	case revEntry == nil && urlEntry == nil && hashEntry != nil:
+		c.errorf(hashEntry.keyRange, "nixpkgs: \"sha256\" needs the \"rev\" (a nixpkgs commit) or \"url\" (a tarball URL) it is the hash of")
+	case revEntry == nil && urlEntry == nil && out.Config == nil:
 		c.errorf(n.rng, "nixpkgs: missing \"rev\" (a nixpkgs commit) or \"url\" (a tarball URL)")
 	}
-	if hashEntry == nil {
+	// Only config: the release's pin with that config.
+	if hashEntry == nil && (revEntry != nil || urlEntry != nil) {
 		c.errorf(n.rng, "nixpkgs: missing \"sha256\", the NAR hash of the source (e.g. %s)", exampleHash)
 	}
 	return out

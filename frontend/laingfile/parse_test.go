@@ -193,9 +193,11 @@ func TestParseErrors(t *testing.T) {
 		{"short rev", "nixpkgs:\n  rev: 48698d1\n  sha256: " + hash + "\nkind: runtime\n", nil, []string{`2:8: nixpkgs.rev: "48698d1" is an abbreviated commit (7 characters); give the full 40-character commit hash`}},
 		{"bad rev", "nixpkgs:\n  rev: nixos-24.11\n  sha256: " + hash + "\nkind: runtime\n", nil, []string{`2:8: nixpkgs.rev: expected a full 40-character commit hash (hex digits), got "nixos-24.11"`}},
 		{"rev and url", "nixpkgs: {rev: " + rev + ", url: \"https://x.org/n.tar.gz\", sha256: " + hash + "}\nkind: runtime\n", nil, []string{`1:58: nixpkgs: give either "rev" or "url", not both`}},
-		{"no rev, no hash", "nixpkgs:\n  config: {allowUnfree: true}\nkind: runtime\n", nil, []string{
-			`2:3: nixpkgs: missing "rev" (a nixpkgs commit) or "url" (a tarball URL)`,
-			`2:3: nixpkgs: missing "sha256", the NAR hash of the source (e.g. ` + hash + `)`,
+		{"no rev, no hash", "nixpkgs:\n  sha256: " + hash + "\nkind: runtime\n", nil, []string{
+			`2:3: nixpkgs: "sha256" needs the "rev" (a nixpkgs commit) or "url" (a tarball URL) it is the hash of`,
+		}},
+		{"empty nixpkgs", "nixpkgs: {}\nkind: runtime\n", nil, []string{
+			`1:10: nixpkgs: missing "rev" (a nixpkgs commit) or "url" (a tarball URL)`,
 		}},
 		{"bad url", "nixpkgs: {url: \"ftp://x.org/n.tar.gz\", sha256: " + hash + "}\nkind: runtime\n", nil, []string{`1:16: nixpkgs.url: unsupported URL scheme "ftp": expected https://, http:// or file://`}},
 		{"url without scheme", "nixpkgs: {url: x.org/n.tar.gz, sha256: " + hash + "}\nkind: runtime\n", nil, []string{`1:16: nixpkgs.url: expected the URL of a nixpkgs tarball (https://…), got "x.org/n.tar.gz"`}},

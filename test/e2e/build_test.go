@@ -120,12 +120,13 @@ func TestPythonExampleBothKindsBothPlatforms(t *testing.T) {
 		runLayers, runPaths, runHistory := storeLayers(t, run)
 
 		// The runtime's closure fits its budget: one layer per store path, then the
-		// customisation layer and the copy. The devcontainer's is larger than the default
-		// 100 layers: it uses them all, the customisation layer last.
+		// customisation layer and the copy. The devcontainer's does not: its small paths share
+		// layers by the set that brings them, within the default 100 layers, and the
+		// customisation layer comes last.
 		if len(runHistory) != runPaths+2 || len(runLayers) != runPaths || !strings.Contains(runHistory[len(runHistory)-1].CreatedBy, "copy app/") {
 			t.Errorf("%s runtime: %d layers for %d store paths (%d alone); last is %q", platform, len(runHistory), runPaths, len(runLayers), runHistory[len(runHistory)-1].CreatedBy)
 		}
-		if devPaths <= 99 || len(devHistory) != 100 || !strings.Contains(devHistory[99].CreatedBy, "devcontainer customisation") {
+		if devPaths <= 99 || len(devHistory) > 100 || !strings.Contains(devHistory[len(devHistory)-1].CreatedBy, "devcontainer customisation") {
 			t.Errorf("%s devcontainer: %d layers for %d store paths; last is %q", platform, len(devHistory), devPaths, devHistory[len(devHistory)-1].CreatedBy)
 		}
 		// A store path with a layer of its own in both images has the same layer in both.
@@ -138,8 +139,8 @@ func TestPythonExampleBothKindsBothPlatforms(t *testing.T) {
 				}
 			}
 		}
-		if shared < 10 {
-			t.Errorf("%s: the images share %d single-path layers, want at least 10", platform, shared)
+		if shared == 0 {
+			t.Errorf("%s: the images share no single-path layer", platform)
 		}
 
 		// Binaries are for the target platform.

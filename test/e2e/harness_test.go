@@ -37,6 +37,8 @@ type buildRequest struct {
 	BuildArgs map[string]string
 	// NixpkgsDir replaces the fixture universe (the default).
 	NixpkgsDir string
+	// Client is the daemon to build on (default: the environment's).
+	Client *client.Client
 }
 
 // buildResult is what a build returned and what it printed.
@@ -49,7 +51,10 @@ type buildResult struct {
 // runBuild runs the frontend against the real daemon and returns the result or the error.
 func runBuild(t *testing.T, req buildRequest) (*buildResult, error) {
 	t.Helper()
-	c := testenv.Client(t)
+	c := req.Client
+	if c == nil {
+		c = testenv.Client(t)
+	}
 	root := testenv.RepoRoot(t)
 	builder := testenv.BuilderImage(t)
 	if req.Filename == "" {

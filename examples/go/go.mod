@@ -1,0 +1,3 @@
+module example.com/go-example
+
+go 1.24

@@ -1,0 +1,3 @@
+'use strict';
+
+console.log("hello from the Laingfile node example");

@@ -1,0 +1,532 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"debug/elf"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/moby/buildkit/frontend/dockerfile/instructions"
+	"github.com/moby/buildkit/frontend/dockerfile/parser"
+	"github.com/moby/buildkit/frontend/dockerfile/shell"
+
+	"github.com/laingville/laingfile/test/testenv"
+)
+
+// buildxEnv is what the user-path tests share: the docker CLI with buildx, the frontend image
+// built from this checkout and pushed to the test registry, and the overrides that send the
+// Nix step to the test builder image and the fixture universe.
+type buildxEnv struct {
+	root     string
+	frontend string // the frontend image, by digest
+	builder  string // the Nix builder image
+	nixpkgs  string // the fixture universe directory
+}
+
+// buildxBuilder is the buildx builder hack/env.sh creates (remote driver → our buildkitd).
+const buildxBuilder = "laingfile"
+
+// frontendTestRepo is where the tests push the frontend image they build; hack/frontend-image.sh
+// pushes :dev next to it.
+const frontendTestRepo = testenv.RegistryAddr + "/laingfile/frontend"
+
+// newBuildxEnv checks the tools and the environment, then builds the frontend image from this
+// checkout with hack/frontendimage and pushes it, so that the tests never run a stale frontend.
+// The image is referred to by digest: a concurrent push to the same tag cannot swap it.
+func newBuildxEnv(t *testing.T) *buildxEnv {
+	t.Helper()
+	root := testenv.RepoRoot(t)
+	builder := testenv.BuilderImage(t)
+	if _, err := exec.LookPath("docker"); err != nil {
+		t.Fatalf("the docker CLI is not on PATH (%v); install it and run hack/tools.sh for buildx", err)
+	}
+	if out, err := exec.Command("docker", "buildx", "inspect", buildxBuilder).CombinedOutput(); err != nil {
+		t.Fatalf("docker buildx has no builder %q: %v\n%s\nrun hack/tools.sh and hack/env.sh up", buildxBuilder, err, out)
+	}
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		goBin = "/usr/local/go/bin/go"
+	}
+
+	start := time.Now()
+	cmd := exec.Command(goBin, "run", "./hack/frontendimage", "-repo", root, "-push", frontendTestRepo+":e2e", "-version", "e2e")
+	cmd.Dir = root
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("building the frontend image: %v\n%s", err, out)
+	}
+	m := regexp.MustCompile(`==> frontend image (sha256:[0-9a-f]{64})`).FindSubmatch(out)
+	if m == nil {
+		t.Fatalf("hack/frontendimage printed no digest:\n%s", out)
+	}
+	t.Logf("frontend image built and pushed in %s", time.Since(start).Round(time.Second))
+	return &buildxEnv{
+		root:     root,
+		frontend: frontendTestRepo + ":e2e@" + string(m[1]),
+		builder:  builder,
+		nixpkgs:  filepath.Join(root, "test", "fixtures", "nixpkgs"),
+	}
+}
+
+// buildxRun is the outcome of one docker buildx command.
+type buildxRun struct {
+	Output   string // stdout and stderr, interleaved
+	Stdout   string
+	Err      error
+	Duration time.Duration
+}
+
+// run runs `docker buildx <args>` in dir with extra environment variables.
+func (e *buildxEnv) run(t *testing.T, dir string, env []string, args ...string) buildxRun {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "docker", append([]string{"buildx"}, args...)...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "BUILDKIT_PROGRESS=plain")
+	cmd.Env = append(cmd.Env, env...)
+	var all, stdout bytes.Buffer
+	cmd.Stdout = &multiWriter{&all, &stdout}
+	cmd.Stderr = &all
+	start := time.Now()
+	err := cmd.Run()
+	return buildxRun{Output: all.String(), Stdout: stdout.String(), Err: err, Duration: time.Since(start)}
+}
+
+// multiWriter writes to both buffers; io.MultiWriter would do, but this keeps the two
+// buffers' writes in order with the interleaved one.
+type multiWriter struct{ a, b *bytes.Buffer }
+
+func (w *multiWriter) Write(p []byte) (int, error) {
+	w.a.Write(p)
+	return w.b.Write(p)
+}
+
+// buildArgs are the options of every `docker buildx build`: the frontend from this checkout
+// through BUILDKIT_SYNTAX (it wins over the Laingfile's `# syntax=` line), and the test
+// builder image and fixture universe as the named contexts.
+func (e *buildxEnv) buildArgs() []string {
+	return []string{
+		"build", "--builder", buildxBuilder,
+		"--build-arg", "BUILDKIT_SYNTAX=" + e.frontend,
+		"--build-context", "nix-builder=docker-image://" + e.builder,
+		"--build-context", "nixpkgs=" + e.nixpkgs,
+	}
+}
+
+// mustBuildx runs docker buildx build and fails the test if it fails.
+func (e *buildxEnv) mustBuildx(t *testing.T, dir string, args ...string) buildxRun {
+	t.Helper()
+	r := e.run(t, dir, nil, append(e.buildArgs(), args...)...)
+	if r.Err != nil {
+		t.Fatalf("docker buildx build %s: %v\n%s", strings.Join(args, " "), r.Err, tail(r.Output, 60))
+	}
+	return r
+}
+
+// bakeEnv are the docker-bake.hcl variables that point a bake file at the test frontend,
+// builder image and fixture universe.
+func (e *buildxEnv) bakeEnv() []string {
+	return []string{
+		"LAINGFILE_FRONTEND=docker-image://" + e.frontend,
+		"NIX_BUILDER=docker-image://" + e.builder,
+		"NIXPKGS=" + e.nixpkgs,
+	}
+}
+
+// example is one directory under examples/ and what its runtime image prints.
+type example struct {
+	lang   string
+	output string
+	// runArm64 also runs the linux/arm64 image (under emulation); one example is enough.
+	runArm64 bool
+}
+
+// TestBuildx goes the user's way: the real docker buildx CLI and bake, the frontend selected
+// through BUILDKIT_SYNTAX as the `# syntax=` line would, images pushed to the registry, then
+// inspected and run. Subtests share the frontend image built at the start.
+func TestBuildx(t *testing.T) {
+	testenv.SkipIfShort(t)
+	e := newBuildxEnv(t)
+
+	t.Run("frontend image matches the Dockerfile", func(t *testing.T) {
+		checkDockerfileMatchesImage(t, e)
+	})
+
+	examples := []example{
+		{lang: "python", output: "hello from the Laingfile python example", runArm64: true},
+		{lang: "node", output: "hello from the Laingfile node example"},
+		{lang: "go", output: "hello from the Laingfile go example"},
+		{lang: "rust", output: "hello from the Laingfile rust example"},
+	}
+	t.Run("examples", func(t *testing.T) {
+		for _, ex := range examples {
+			t.Run(ex.lang, func(t *testing.T) { checkExampleRuntime(t, e, ex) })
+		}
+	})
+
+	t.Run("call targets", func(t *testing.T) {
+		for _, ex := range examples {
+			t.Run(ex.lang, func(t *testing.T) {
+				dir := filepath.Join(e.root, "examples", ex.lang)
+				r := e.mustBuildx(t, dir, "--call", "targets", "-f", "Laingfile", ".")
+				for _, want := range []*regexp.Regexp{
+					regexp.MustCompile(`(?m)^TARGET\s+DESCRIPTION$`),
+					regexp.MustCompile(`(?m)^devcontainer \(default\)\s+devcontainer: base\+vscodeCompat\+nixTools\+devTools\+` + ex.lang + `\+` + ex.lang + `Dev$`),
+					regexp.MustCompile(`(?m)^runtime\s+runtime: base\+` + ex.lang + `$`),
+				} {
+					if !want.MatchString(r.Stdout) {
+						t.Errorf("--call targets printed no line matching %s:\n%s", want, r.Stdout)
+					}
+				}
+			})
+		}
+	})
+
+	t.Run("errors show the Laingfile line", func(t *testing.T) {
+		for _, tc := range []struct {
+			name      string
+			laingfile string
+			wantLine  string // buildx marks the offending line with >>>
+			wantMsg   string
+		}{
+			{
+				name:      "parse error",
+				laingfile: "# syntax=ghcr.io/laingville/laingfile:1\ntargets:\n  runtime:\n    kind: runtime\n    sets: [base, pyton]\n",
+				wantLine:  "   5 | >>>     sets: [base, pyton]",
+				wantMsg:   `Laingfile:5:18: unknown set "pyton" (did you mean "python"?)`,
+			},
+			{
+				// Found by the Nix build step, not the parser: the location survives the trip.
+				name:      "unknown package",
+				laingfile: "# syntax=ghcr.io/laingville/laingfile:1\nkind: runtime\nsets: [base]\npackages:\n  - hello\n  - pythn312\n",
+				wantLine:  "   6 | >>>   - pythn312",
+				wantMsg:   `unknown package "pythn312" (did you mean "python312"?)`,
+			},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				dir := t.TempDir()
+				writeFiles(t, dir, map[string]string{"Laingfile": tc.laingfile})
+				r := e.run(t, dir, nil, append(e.buildArgs(), "--platform", "linux/amd64", ".")...)
+				if r.Err == nil {
+					t.Fatalf("the build succeeded:\n%s", tail(r.Output, 30))
+				}
+				for _, want := range []string{"Laingfile:", tc.wantLine, tc.wantMsg} {
+					if !strings.Contains(r.Output, want) {
+						t.Errorf("the output has no %q:\n%s", want, tail(r.Output, 30))
+					}
+				}
+				if strings.Contains(r.Output, "goroutine ") || strings.Contains(r.Output, "panic") {
+					t.Errorf("the output leaks Go internals:\n%s", tail(r.Output, 30))
+				}
+			})
+		}
+	})
+
+	t.Run("bake", func(t *testing.T) {
+		checkExampleBake(t, e, examples[0])
+	})
+
+	t.Run("root bake", func(t *testing.T) {
+		checkRootBake(t, e, examples[0])
+	})
+}
+
+// checkExampleRuntime builds an example's runtime for both platforms with docker buildx build
+// --push, twice (the second build is cached and must give the same image), checks the pushed
+// index and runs the image's command.
+func checkExampleRuntime(t *testing.T, e *buildxEnv, ex example) {
+	dir := filepath.Join(e.root, "examples", ex.lang)
+	ref := imageName(t, "runtime")
+	build := func() (buildxRun, string) {
+		meta := filepath.Join(t.TempDir(), "metadata.json")
+		r := e.mustBuildx(t, dir, "-f", "Laingfile", "--target", "runtime", "--platform", bothPlatforms,
+			"--push", "-t", ref, "--metadata-file", meta, ".")
+		return r, metadataDigest(t, meta)
+	}
+	first, digest := build()
+	cached, digest2 := build()
+	if digest == "" || digest != digest2 {
+		t.Errorf("the cached rebuild pushed %s, the first build %s", digest2, digest)
+	}
+	if n := strings.Count(cached.Output, " CACHED\n"); n < 10 {
+		t.Errorf("the second build reported %d cached steps, want at least 10", n)
+	}
+
+	images := pulledImages(t, ref)
+	if got := slices.Sorted(maps.Keys(images)); !slices.Equal(got, []string{"linux/amd64", "linux/arm64"}) {
+		t.Fatalf("pushed platforms %v, want linux/amd64 and linux/arm64", got)
+	}
+	var sizes []string
+	for _, platform := range []string{"linux/amd64", "linux/arm64"} {
+		img := images[platform]
+		want := map[string]elf.Machine{"linux/amd64": elf.EM_X86_64, "linux/arm64": elf.EM_AARCH64}[platform]
+		machines := elfMachines(t, img, "-bash-")
+		if len(machines) == 0 {
+			t.Errorf("%s: no ELF file in the bash store path", platform)
+		}
+		for _, m := range machines {
+			if m != want {
+				t.Errorf("%s: bash is built for %v, want %v", platform, m, want)
+			}
+		}
+		layers, size := imageSize(t, img)
+		sizes = append(sizes, fmt.Sprintf("%s %d layers %.1f MiB", platform, layers, float64(size)/(1<<20)))
+
+		if platform == "linux/arm64" && !ex.runArm64 {
+			continue
+		}
+		cfg, err := img.ConfigFile()
+		if err != nil {
+			t.Fatal(err)
+		}
+		command := append(slices.Clone(cfg.Config.Entrypoint), cfg.Config.Cmd...)
+		if len(command) == 0 {
+			t.Fatalf("%s: the image has no command", platform)
+		}
+		out := mustRunInImage(t, imageRun{Image: ref, Platform: platform, Script: shellJoin(command)})
+		if strings.TrimSpace(out) != ex.output {
+			t.Errorf("%s: %v printed %q, want %q", platform, command, out, ex.output)
+		}
+	}
+	t.Logf("%s runtime: first build %s, cached %s; %s", ex.lang,
+		first.Duration.Round(100*time.Millisecond), cached.Duration.Round(100*time.Millisecond), strings.Join(sizes, ", "))
+}
+
+// checkExampleBake runs the example's own docker-bake.hcl with its override variables set and
+// checks that both targets were pushed for both platforms.
+func checkExampleBake(t *testing.T, e *buildxEnv, ex example) {
+	dir := filepath.Join(e.root, "examples", ex.lang)
+	registry := fmt.Sprintf("%s/e2e/bake-%s", testenv.Registry(t), ex.lang)
+	tag := fmt.Sprint(time.Now().UnixNano())
+	env := append(e.bakeEnv(), "REGISTRY="+registry, "TAG="+tag)
+	r := e.run(t, dir, env, "bake", "--builder", buildxBuilder, "--push")
+	if r.Err != nil {
+		t.Fatalf("docker buildx bake: %v\n%s", r.Err, tail(r.Output, 60))
+	}
+	t.Logf("%s bake (devcontainer and runtime, both platforms): %s", ex.lang, r.Duration.Round(100*time.Millisecond))
+	for _, target := range []string{"devcontainer", "runtime"} {
+		ref := fmt.Sprintf("%s/%s:%s", registry, target, tag)
+		images := pulledImages(t, ref)
+		if got := slices.Sorted(maps.Keys(images)); !slices.Equal(got, []string{"linux/amd64", "linux/arm64"}) {
+			t.Errorf("%s: pushed platforms %v, want linux/amd64 and linux/arm64", target, got)
+			continue
+		}
+		for platform, img := range images {
+			cfg, err := img.ConfigFile()
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, isDev := cfg.Config.Labels["devcontainer.metadata"]
+			if isDev != (target == "devcontainer") {
+				t.Errorf("%s %s: devcontainer.metadata label present = %v", target, platform, isDev)
+			}
+			if cfg.Architecture != strings.TrimPrefix(platform, "linux/") {
+				t.Errorf("%s %s: config architecture %q", target, platform, cfg.Architecture)
+			}
+		}
+	}
+}
+
+// checkRootBake builds an example through the repository's docker-bake.hcl, where the examples
+// take the frontend from the `laingfile` named context: by default the `frontend` target (the
+// Dockerfile, which needs the network), here the test image. It also checks the default wiring
+// with --print.
+func checkRootBake(t *testing.T, e *buildxEnv, ex example) {
+	r := e.run(t, e.root, nil, "bake", "--print", "examples")
+	if r.Err != nil {
+		t.Fatalf("docker buildx bake --print: %v\n%s", r.Err, r.Output)
+	}
+	var printed struct {
+		Target map[string]struct {
+			Context    string            `json:"context"`
+			Contexts   map[string]string `json:"contexts"`
+			Dockerfile string            `json:"dockerfile"`
+			Args       map[string]string `json:"args"`
+			Platforms  []string          `json:"platforms"`
+		} `json:"target"`
+	}
+	if err := json.Unmarshal([]byte(r.Stdout), &printed); err != nil {
+		t.Fatalf("bake --print: %v\n%s", err, r.Stdout)
+	}
+	frontend, ok := printed.Target["frontend"]
+	if !ok || frontend.Dockerfile != "Dockerfile" || !slices.Equal(frontend.Platforms, []string{"linux/amd64", "linux/arm64"}) {
+		t.Errorf("bake target frontend = %+v", frontend)
+	}
+	for _, lang := range []string{"python", "node", "go", "rust"} {
+		for _, target := range []string{"devcontainer", "runtime"} {
+			name := "example-" + lang + "-" + target
+			got, ok := printed.Target[name]
+			if !ok || got.Context != "examples/"+lang || got.Dockerfile != "Laingfile" ||
+				got.Args["BUILDKIT_SYNTAX"] != "laingfile" || got.Contexts["laingfile"] != "target:frontend" {
+				t.Errorf("bake target %s = %+v", name, got)
+			}
+		}
+	}
+
+	name := "example-" + ex.lang + "-runtime"
+	ref := imageName(t, "runtime")
+	env := []string{
+		"LAINGFILE_FRONTEND=docker-image://" + e.frontend,
+		"NIX_BUILDER=docker-image://" + e.builder,
+		// Relative to the directory bake runs in, as a user of this checkout would write it.
+		"NIXPKGS=test/fixtures/nixpkgs",
+	}
+	r = e.run(t, e.root, env, "bake", "--builder", buildxBuilder, name,
+		"--set", name+".platform=linux/amd64", "--set", name+".tags="+ref, "--push")
+	if r.Err != nil {
+		t.Fatalf("docker buildx bake %s: %v\n%s", name, r.Err, tail(r.Output, 60))
+	}
+	out := mustRunInImage(t, imageRun{Image: ref, Script: "python3 -m app"})
+	if strings.TrimSpace(out) != ex.output {
+		t.Errorf("the image built by the root bake file printed %q, want %q", out, ex.output)
+	}
+}
+
+// checkDockerfileMatchesImage compares the Dockerfile's final stage with the image
+// hack/frontendimage pushed: the same entrypoint, labels and -ldflags, so that either way of
+// building gives a frontend that BuildKit treats the same.
+func checkDockerfileMatchesImage(t *testing.T, e *buildxEnv) {
+	data, err := os.ReadFile(filepath.Join(e.root, "Dockerfile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := parser.Parse(bytes.NewReader(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stages, _, err := instructions.Parse(res.AST, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(stages) == 0 {
+		t.Fatal("the Dockerfile has no stage")
+	}
+	final := stages[len(stages)-1]
+	if final.BaseName != "scratch" {
+		t.Errorf("the final stage is FROM %s, want scratch", final.BaseName)
+	}
+	lex := shell.NewLex('\\')
+	env := shell.EnvsFromSlice([]string{"VERSION=e2e"})
+	labels := map[string]string{}
+	var entrypoint []string
+	for _, c := range final.Commands {
+		switch c := c.(type) {
+		case *instructions.LabelCommand:
+			for _, kv := range c.Labels {
+				v, _, err := lex.ProcessWord(kv.Value, env)
+				if err != nil {
+					t.Fatal(err)
+				}
+				labels[kv.Key] = v
+			}
+		case *instructions.EntrypointCommand:
+			entrypoint = c.CmdLine
+		}
+	}
+
+	ref, err := name.ParseReference(e.frontend, name.Insecure)
+	if err != nil {
+		t.Fatal(err)
+	}
+	idx, err := remote.Index(ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	manifest, err := idx.IndexManifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(manifest.Manifests) != 2 {
+		t.Errorf("the frontend image has %d manifests, want linux/amd64 and linux/arm64", len(manifest.Manifests))
+	}
+	img, err := idx.Image(manifest.Manifests[0].Digest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := img.ConfigFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(entrypoint, cfg.Config.Entrypoint) {
+		t.Errorf("Dockerfile ENTRYPOINT %q, image %q", entrypoint, cfg.Config.Entrypoint)
+	}
+	for k, v := range cfg.Config.Labels {
+		if labels[k] != v {
+			t.Errorf("label %s: Dockerfile %q, image %q", k, labels[k], v)
+		}
+	}
+	for k := range labels {
+		if _, ok := cfg.Config.Labels[k]; !ok {
+			t.Errorf("label %s is in the Dockerfile but not in the image", k)
+		}
+	}
+
+	// The same flags in both: -ldflags and the binary's path.
+	tool, err := os.ReadFile(filepath.Join(e.root, "hack", "frontendimage", "main.go"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []struct{ dockerfile, tool string }{
+		{`-ldflags "-s -w -X main.version=$VERSION"`, `"-ldflags", "-s -w -X main.version="+version`},
+		{`-trimpath`, `"-trimpath"`},
+		{`CGO_ENABLED=0`, `"CGO_ENABLED=0"`},
+		{`/bin/laingfile-frontend ./cmd/laingfile-frontend`, `"./cmd/laingfile-frontend"`},
+	} {
+		if !bytes.Contains(data, []byte(want.dockerfile)) || !bytes.Contains(tool, []byte(want.tool)) {
+			t.Errorf("the Dockerfile should have %s and hack/frontendimage %s", want.dockerfile, want.tool)
+		}
+	}
+}
+
+// metadataDigest reads the pushed image's digest from a buildx --metadata-file.
+func metadataDigest(t *testing.T, path string) string {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var meta struct {
+		Digest string `json:"containerimage.digest"`
+	}
+	if err := json.Unmarshal(data, &meta); err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	return meta.Digest
+}
+
+// imageSize is an image's layer count and compressed size (layers and config), as pushed.
+func imageSize(t *testing.T, img v1.Image) (int, int64) {
+	t.Helper()
+	m, err := img.Manifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	size := m.Config.Size
+	for _, l := range m.Layers {
+		size += l.Size
+	}
+	return len(m.Layers), size
+}
+
+// shellJoin quotes a command for /bin/sh -c.
+func shellJoin(args []string) string {
+	quoted := make([]string, len(args))
+	for i, a := range args {
+		quoted[i] = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
+	}
+	return strings.Join(quoted, " ")
+}
