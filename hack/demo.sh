@@ -7,10 +7,7 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 cd "$REPO_ROOT"
-hack/tools.sh
-hack/env.sh up
-hack/nix-builder.sh
-hack/frontend-image.sh
+hack/setup.sh
 
 example=examples/python
 images=()

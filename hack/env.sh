@@ -20,6 +20,7 @@ SOCK_PATH=${LAINGFILE_SOCK#unix://}
 # that and nothing that was there before.
 MARK_BINFMT_MOUNTED=$LAINGFILE_RUN/binfmt-mounted
 MARK_QEMU_REGISTERED=$LAINGFILE_RUN/qemu-aarch64-registered
+MARK_QEMU_REFLAGGED=$LAINGFILE_RUN/qemu-aarch64-reflagged
 MARK_BUILDER_CREATED=$LAINGFILE_RUN/builder-created
 
 need_tools() {
@@ -36,12 +37,25 @@ setup_binfmt() {
 		mount -t binfmt_misc binfmt_misc "$BINFMT"
 		touch "$MARK_BINFMT_MOUNTED"
 	fi
+	# The C flag takes an emulated program's credentials from its file, as on a native host and
+	# as docker/setup-qemu-action registers qemu: without it setuid programs (a devcontainer's
+	# sudo) run unprivileged. A registration without it is replaced; `down` restores it.
+	if [[ -e $BINFMT/qemu-aarch64 ]] && ! grep -q '^flags: .*C' "$BINFMT/qemu-aarch64"; then
+		log "re-registering qemu-aarch64 with the C flag (setuid programs under emulation)"
+		echo -1 >"$BINFMT/qemu-aarch64"
+		[[ -e $MARK_QEMU_REGISTERED ]] || touch "$MARK_QEMU_REFLAGGED"
+	fi
 	if [[ ! -e $BINFMT/qemu-aarch64 ]]; then
 		[[ -f $QEMU_CONF ]] || die "$QEMU_CONF missing; run hack/tools.sh (qemu-user-static)"
-		log "registering qemu-aarch64 from $QEMU_CONF"
-		grep -v '^[[:space:]]*\(#\|$\)' "$QEMU_CONF" >"$BINFMT/register"
-		touch "$MARK_QEMU_REGISTERED"
+		log "registering qemu-aarch64 from $QEMU_CONF, with the C flag"
+		qemu_registration | sed '/:[A-Z]*C[A-Z]*$/!s/$/C/' >"$BINFMT/register"
+		[[ -e $MARK_QEMU_REFLAGGED ]] || touch "$MARK_QEMU_REGISTERED"
 	fi
+}
+
+# qemu_registration prints the registration line of qemu-aarch64 as Debian ships it.
+qemu_registration() {
+	grep -v '^[[:space:]]*\(#\|$\)' "$QEMU_CONF"
 }
 
 write_registry_config() {
@@ -241,6 +255,12 @@ cmd_down() {
 			echo -1 >"$BINFMT/qemu-aarch64"
 		fi
 		rm -f "$MARK_QEMU_REGISTERED"
+	fi
+	if [[ -e $MARK_QEMU_REFLAGGED ]]; then
+		log "registering qemu-aarch64 again without the C flag, as it was"
+		[[ -e $BINFMT/qemu-aarch64 ]] && echo -1 >"$BINFMT/qemu-aarch64"
+		qemu_registration >"$BINFMT/register"
+		rm -f "$MARK_QEMU_REFLAGGED"
 	fi
 	if [[ -e $MARK_BINFMT_MOUNTED ]]; then
 		if mountpoint -q "$BINFMT"; then

@@ -6,10 +6,7 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 cd "$REPO_ROOT"
-hack/tools.sh
-hack/env.sh up
-hack/nix-builder.sh
-hack/frontend-image.sh
+hack/setup.sh
 log "go test ./..."
 # One package at a time: the end-to-end packages share one buildkitd on two cores.
 go test -count=1 -p 1 -timeout 60m "$@" ./...

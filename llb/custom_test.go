@@ -60,7 +60,7 @@ func ownerOf(o *pb.ChownOpt) string {
 		return ""
 	}
 	id := func(u *pb.UserOpt) string {
-		if u == nil || u.GetByID() == nil && u.GetByName() == nil {
+		if u == nil {
 			return "?"
 		}
 		if u.GetByName() != nil {
@@ -108,7 +108,7 @@ func TestCustomisationDevcontainer(t *testing.T) {
 				mode  int32
 				owner string
 			}{
-				"/etc/passwd":                    {"root:x:0:0:root:/root:" + bash + "\n" + fmt.Sprintf("%s:x:%s:%s:%s:%s\n", u.Name, strings.Replace(ids, ":", ":", 1), u.Name, u.Home, bash), 0o644, "0:0"},
+				"/etc/passwd":                    {"root:x:0:0:root:/root:" + bash + "\n" + fmt.Sprintf("%s:x:%s:%s:%s:%s\n", u.Name, ids, u.Name, u.Home, bash), 0o644, "0:0"},
 				"/etc/group":                     {fmt.Sprintf("root:x:0:\nwheel:x:10:%s\n%s:x:%d:\n", u.Name, u.Name, u.GID), 0o644, "0:0"},
 				"/etc/shadow":                    {"root:!:1::::::\n" + u.Name + ":!:1::::::\n", 0o640, "0:0"},
 				"/etc/sudoers":                   {"root ALL=(ALL:ALL) ALL\n#includedir /etc/sudoers.d\n", 0o440, "0:0"},
@@ -201,7 +201,7 @@ func TestCustomisationRootUser(t *testing.T) {
 	facts := customFacts()
 	dev := &laingfile.Target{Kind: laingfile.KindDevcontainer, User: laingfile.User{Name: "root", UID: 0, GID: 0, Home: "/root"}, Workdir: "/workspace"}
 	w := layerFiles(t, Customisation(dev, facts, bkllb.Image("example.com/nix-out")))
-	if strings.Count(w["/etc/passwd"].data, "root:") != 1 || strings.Count(w["/etc/group"].data, "root:x:0:") != 1 || strings.Count(w["/etc/shadow"].data, "root:") != 1 {
+	if strings.Count(w["/etc/passwd"].data, "\nroot:") != 0 || strings.Count(w["/etc/group"].data, "root:x:0:") != 1 || strings.Count(w["/etc/shadow"].data, "\n") != 1 {
 		t.Errorf("passwd %q group %q shadow %q", w["/etc/passwd"].data, w["/etc/group"].data, w["/etc/shadow"].data)
 	}
 	if _, ok := w["/etc/sudoers.d/root"]; ok {

@@ -31,6 +31,9 @@ type Layer struct {
 // LayerPlan groups a closure into at most Budget store layers.
 type LayerPlan struct {
 	Groups [][]StorePath
+	// Owners names, for each group of small paths, the owner that brought them ("" for a
+	// path in a layer of its own).
+	Owners []string
 	// SmallPath is the size under which paths were grouped (0: every path has its own layer).
 	SmallPath int64
 }
@@ -66,8 +69,13 @@ func PlanLayers(c Closure, budget int, owners []Owner) (LayerPlan, error) {
 		return LayerPlan{Groups: groups}, nil
 	}
 	ownerOf := assignOwners(c, owners)
+	names := make([]string, len(owners)+1)
+	for i, o := range owners {
+		names[i] = o.Name
+	}
+	names[len(owners)] = "the image"
 	for small := int64(DefaultSmallPath); ; small *= 2 {
-		plan := groupSmallPaths(ordered, ownerOf, len(owners), small)
+		plan := groupSmallPaths(ordered, ownerOf, names, small)
 		if len(plan.Groups) <= budget {
 			return plan, nil
 		}
@@ -79,7 +87,11 @@ func PlanLayers(c Closure, budget int, owners []Owner) (LayerPlan, error) {
 			for _, g := range plan.Groups[budget-1:] {
 				rest = append(rest, g...)
 			}
-			return LayerPlan{Groups: append(groups, rest), SmallPath: small}, nil
+			return LayerPlan{
+				Groups:    append(groups, rest),
+				Owners:    append(plan.Owners[:budget-1], "several owners"),
+				SmallPath: small,
+			}, nil
 		}
 	}
 }
@@ -117,23 +129,25 @@ func assignOwners(c Closure, owners []Owner) map[string]int {
 
 // groupSmallPaths gives paths of at least small bytes their own layers, in dependency order,
 // followed by one layer per owner for the smaller paths, in owner order.
-func groupSmallPaths(ordered []StorePath, ownerOf map[string]int, owners int, small int64) LayerPlan {
-	var groups [][]StorePath
-	byOwner := make([][]StorePath, owners+1)
+func groupSmallPaths(ordered []StorePath, ownerOf map[string]int, ownerNames []string, small int64) LayerPlan {
+	plan := LayerPlan{SmallPath: small}
+	byOwner := make([][]StorePath, len(ownerNames))
 	for _, p := range ordered {
 		if p.NarSize >= small {
-			groups = append(groups, []StorePath{p})
+			plan.Groups = append(plan.Groups, []StorePath{p})
+			plan.Owners = append(plan.Owners, "")
 			continue
 		}
 		o := ownerOf[p.Path]
 		byOwner[o] = append(byOwner[o], p)
 	}
-	for _, g := range byOwner {
+	for i, g := range byOwner {
 		if len(g) > 0 {
-			groups = append(groups, g)
+			plan.Groups = append(plan.Groups, g)
+			plan.Owners = append(plan.Owners, ownerNames[i])
 		}
 	}
-	return LayerPlan{Groups: groups, SmallPath: small}
+	return plan
 }
 
 // orderStorePaths sorts a closure so that every path comes after the paths it references, ties
@@ -211,6 +225,9 @@ func StoreLayers(nixOut bkllb.State, plan LayerPlan) []Layer {
 			paths = append(paths, p.Path)
 		}
 		name := fmt.Sprintf("layer %d/%d %s", i+1, len(plan.Groups), describePaths(paths))
+		if i < len(plan.Owners) && plan.Owners[i] != "" {
+			name = fmt.Sprintf("layer %d/%d %d small store paths of %s: %s", i+1, len(plan.Groups), len(paths), plan.Owners[i], describePaths(paths))
+		}
 		if len(group) > 1 {
 			// Each copy after the first adds to /nix/store and so sets its mtime to the wall
 			// clock: stamp the assembled tree.

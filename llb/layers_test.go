@@ -145,6 +145,14 @@ func TestPlanLayersGroupsSmallPathsByOwner(t *testing.T) {
 			if fmt.Sprint(got) != fmt.Sprint(tt.want) {
 				t.Fatalf("plan = %v\nwant   %v", got, tt.want)
 			}
+			if len(plan.Owners) != len(plan.Groups) {
+				t.Errorf("%d owners for %d groups", len(plan.Owners), len(plan.Groups))
+			}
+			for i, g := range plan.Groups {
+				if (len(g) > 1) != (plan.Owners[i] != "") && plan.Owners[i] != "several owners" {
+					t.Errorf("group %v has owner %q", names(g), plan.Owners[i])
+				}
+			}
 			if tt.small != 0 && plan.SmallPath != tt.small {
 				t.Errorf("small-path limit = %d, want %d", plan.SmallPath, tt.small)
 			}

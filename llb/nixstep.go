@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"net/url"
 	"path"
 	"strings"
 
@@ -39,9 +40,16 @@ type NixStep struct {
 	// Context is the build context, mounted when the Laingfile refers to files in it.
 	Context *bkllb.State
 	Request nixsets.Request
+	// Substituters are the Laingfile's binary caches. Their URLs and keys become Nix settings
+	// through the environment; a cache's secret is mounted as a file, so that its value is
+	// in no layer, no cache key and no cache record.
+	Substituters []laingfile.Substituter
 	// Constraints carry the Laingfile location of the packages.
 	Constraints []bkllb.ConstraintsOpt
 }
+
+// secretDir is where the build step finds the substituters' secrets, one file per cache.
+const secretDir = "/run/laingfile/secrets"
 
 // NixRequest is the build expression's input for a target on a Nix system. Sets expand in
 // order, then the target's packages, then the packages every image needs.
@@ -49,8 +57,10 @@ func NixRequest(f *laingfile.File, t *laingfile.Target, system string, pin nixse
 	req := nixsets.Request{
 		System:  system,
 		Nixpkgs: nixsets.NixpkgsSource{URL: pin.TarballURL(), SHA256: pin.SHA256},
-		Config:  map[string]any{},
-		Info:    InfoAttrs(),
+		// Unfree packages are refused unless the Laingfile allows them (nixpkgs' default,
+		// stated so that the request says it).
+		Config: map[string]any{"allowUnfree": false},
+		Info:   InfoAttrs(),
 		// Empty lists, not null: the build expression maps over them.
 		Overlays: []string{},
 		Packages: []nixsets.RequestPackage{},
@@ -172,6 +182,7 @@ func (s NixStep) State(target ocispecs.Platform) (bkllb.State, error) {
 	if s.Nixpkgs != nil {
 		opts = append(opts, bkllb.AddMount(stepNixpkgsDir, *s.Nixpkgs, bkllb.Readonly))
 	}
+	opts = append(opts, s.substituterOptions()...)
 	if s.Context != nil {
 		opts = append(opts, bkllb.AddMount(stepContextDir, *s.Context, bkllb.Readonly))
 	}
@@ -188,4 +199,35 @@ func (s NixStep) State(target ocispecs.Platform) (bkllb.State, error) {
 func (s NixStep) builderStore() bkllb.State {
 	return bkllb.Scratch().File(bkllb.Copy(s.Builder, "/nix", "/nix", &bkllb.CopyInfo{CopyDirContentsOnly: false}),
 		bkllb.WithCustomName("nix: the builder's store"))
+}
+
+// substituterOptions pass the Laingfile's binary caches to build.sh: URLs and keys as
+// LAINGFILE_SUBSTITUTERS and LAINGFILE_TRUSTED_PUBLIC_KEYS, and for caches with a secret,
+// the secret as a file and LAINGFILE_NETRC ("host,login,file" entries) to write a netrc from.
+func (s NixStep) substituterOptions() []bkllb.RunOption {
+	var urls, keys, netrc []string
+	var opts []bkllb.RunOption
+	for i, sub := range s.Substituters {
+		urls = append(urls, sub.URL)
+		keys = append(keys, sub.PublicKeys...)
+		if sub.Secret == "" {
+			continue
+		}
+		file := fmt.Sprintf("%s/%d", secretDir, i)
+		opts = append(opts, bkllb.AddSecret(file, bkllb.SecretID(sub.Secret)))
+		host := sub.URL
+		if u, err := url.Parse(sub.URL); err == nil {
+			host = u.Hostname() // netrc matches the host name, without the port
+		}
+		netrc = append(netrc, host+","+sub.Login+","+file)
+	}
+	if len(urls) > 0 {
+		opts = append(opts,
+			bkllb.AddEnv("LAINGFILE_SUBSTITUTERS", strings.Join(urls, " ")),
+			bkllb.AddEnv("LAINGFILE_TRUSTED_PUBLIC_KEYS", strings.Join(keys, " ")))
+	}
+	if len(netrc) > 0 {
+		opts = append(opts, bkllb.AddEnv("LAINGFILE_NETRC", strings.Join(netrc, " ")))
+	}
+	return opts
 }

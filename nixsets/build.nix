@@ -12,8 +12,19 @@ let
     else builtins.fetchTarball { inherit (req.nixpkgs) url sha256; };
   pkgs = import src {
     inherit (req) system config;
-    overlays = map import req.overlays;
+    overlays = map import req.overlays ++ builtins.filter (o: o != null) [ sudoWithoutPam ];
   };
+
+  # A sudo the frontend installs setuid outside the store (it is in `exclude`) has no PAM
+  # configuration to use, so it is built without PAM, as nixpkgs' sudo allows. Last, so that
+  # it applies to the user's overlays' sudo too.
+  sudoWithoutPam =
+    if !(builtins.elem "sudo" (req.exclude or [ ])) then null
+    else final: prev: {
+      sudo =
+        let o = prev.sudo.override or null; in
+        if builtins.isAttrs o && (o.__functionArgs or { }) ? pam then o { pam = null; } else prev.sudo;
+    };
 
   splitAttr = s: builtins.filter builtins.isString (builtins.split "\\." s);
 

@@ -15,17 +15,56 @@ mkdir -p "$out" /out/nix/store
 # under binfmt emulation.
 set -- --option sandbox false --option build-users-group "" \
 	--option extra-platforms "$LAINGFILE_SYSTEM"
+# The Laingfile's binary caches (`substituters:`) come on top of the builder's own. A private
+# cache's token arrives as a secret file (LAINGFILE_NETRC lists host,login,file) and goes into
+# a netrc in /tmp, a tmpfs that no output or cache record contains.
 if [ -n "${LAINGFILE_SUBSTITUTERS:-}" ]; then
-	set -- "$@" --option substituters "$LAINGFILE_SUBSTITUTERS"
+	set -- "$@" --option extra-substituters "$LAINGFILE_SUBSTITUTERS"
 fi
 if [ -n "${LAINGFILE_TRUSTED_PUBLIC_KEYS:-}" ]; then
-	set -- "$@" --option trusted-public-keys "$LAINGFILE_TRUSTED_PUBLIC_KEYS"
+	set -- "$@" --option extra-trusted-public-keys "$LAINGFILE_TRUSTED_PUBLIC_KEYS"
+fi
+if [ -n "${LAINGFILE_NETRC:-}" ]; then
+	netrc=/tmp/laingfile-netrc
+	(umask 077 && : >"$netrc")
+	for entry in $LAINGFILE_NETRC; do
+		host=${entry%%,*} rest=${entry#*,}
+		login=${rest%%,*} file=${rest#*,}
+		printf 'machine %s' "$host" >>"$netrc"
+		if [ -n "$login" ]; then printf ' login %s' "$login" >>"$netrc"; fi
+		printf ' password %s\n' "$(cat "$file")" >>"$netrc"
+	done
+	set -- "$@" --option netrc-file "$netrc"
 fi
 expr="/laingfile/build.nix --argstr requestFile /laingfile/request.json"
 
+# jsonString quotes a string for JSON.
+jsonString() {
+	printf '"%s"' "$(printf '%s' "$1" | sed 's/\\/\\\\/g; s/"/\\"/g')"
+}
+
 echo "nix: evaluating for $LAINGFILE_SYSTEM"
+# A fetch whose NAR hash is not the one given (the nixpkgs pin, or a fetch in an overlay or a
+# package file) is reported rather than failed, so that the frontend can point at the pin:
+# Nix's message names the URL and the hashes specified and got.
 # shellcheck disable=SC2086
-nix-instantiate "$@" --eval --strict --json $expr -A report >"$out/report.json"
+{
+	status=0
+	nix-instantiate "$@" --eval --strict --json $expr -A report 2>&1 >"$out/report.json" || status=$?
+	echo "$status" >/tmp/eval-status
+} | tee /tmp/eval-log >&2
+if [ "$(cat /tmp/eval-status)" != 0 ]; then
+	if grep -q "hash mismatch in file downloaded from" /tmp/eval-log; then
+		url=$(sed -n "s/.*hash mismatch in file downloaded from '\(.*\)':.*/\1/p" /tmp/eval-log | head -n 1)
+		specified=$(sed -n 's/^ *specified: *\([^ ]*\).*/\1/p' /tmp/eval-log | head -n 1)
+		got=$(sed -n 's/^ *got: *\([^ ]*\).*/\1/p' /tmp/eval-log | head -n 1)
+		printf '{"hashMismatch":{"url":%s,"specified":%s,"got":%s}}\n' \
+			"$(jsonString "$url")" "$(jsonString "$specified")" "$(jsonString "$got")" >"$out/report.json"
+		echo "nix: $url does not have the NAR hash $specified; see the Laingfile errors"
+		exit 0
+	fi
+	exit 1
+fi
 # shellcheck disable=SC2086
 problems=$(nix-instantiate "$@" --eval $expr -A problemCount)
 if [ "$problems" != 0 ]; then

@@ -57,6 +57,17 @@ type Report struct {
 	} `json:"packages"`
 	// Info maps each Request.Info attribute to its output paths (empty when it does not exist).
 	Info map[string][]string `json:"info"`
+	// HashMismatch is set, and nothing else, when a source fetched during evaluation did not
+	// have the NAR hash it was given: the nixpkgs pin when URL is its URL.
+	HashMismatch *HashMismatch `json:"hashMismatch,omitempty"`
+}
+
+// HashMismatch is Nix's "hash mismatch in file downloaded from" error: the URL, the hash the
+// build gave and the hash of what was downloaded, as Nix prints them ("sha256:<base-32>" or SRI).
+type HashMismatch struct {
+	URL       string `json:"url"`
+	Specified string `json:"specified"`
+	Got       string `json:"got"`
 }
 
 // Problem is a requested attribute that is missing ("missing") or is not a package

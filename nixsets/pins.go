@@ -1,18 +1,38 @@
 package nixsets
 
-// Pin is a nixpkgs revision and the NAR hash of its source tarball (SRI form, as in flake.lock).
+// Pin is a nixpkgs source and the NAR hash of its unpacked tarball (SRI form, as in
+// flake.lock): a revision of github.com/NixOS/nixpkgs (Rev alone), or a tarball URL (URL, with
+// Rev when it is known, e.g. for a fork on GitHub). The zero Pin means the nixpkgs source came
+// from a build context, so the image cannot name it.
 type Pin struct {
 	Rev    string
+	URL    string
 	SHA256 string
 }
 
-// TarballURL is where Nix fetches the pinned nixpkgs source from.
+// IsZero reports whether the pin names no source.
+func (p Pin) IsZero() bool { return p.Rev == "" && p.URL == "" }
+
+// TarballURL is where Nix fetches the pinned nixpkgs source from ("" for the zero Pin).
 func (p Pin) TarballURL() string {
-	return "https://github.com/NixOS/nixpkgs/archive/" + p.Rev + ".tar.gz"
+	switch {
+	case p.URL != "":
+		return p.URL
+	case p.Rev != "":
+		return GitHubTarballURL("NixOS", "nixpkgs", p.Rev)
+	}
+	return ""
 }
 
-// DefaultPin is the nixpkgs every Laingfile without `nixpkgs:` follows, so that projects on the
-// same release share store paths, and therefore layers, by default.
+// GitHubTarballURL is GitHub's source tarball of a commit, what a flake's github: input
+// fetches; its unpacked tree is the commit's `git archive`.
+func GitHubTarballURL(owner, repo, rev string) string {
+	return "https://github.com/" + owner + "/" + repo + "/archive/" + rev + ".tar.gz"
+}
+
+// DefaultPin is the nixpkgs every Laingfile without a pin follows, so that projects on the
+// same release share store paths, and therefore layers, by default. `laing pin update --print`
+// prints the newest one for a branch.
 func DefaultPin() Pin {
 	return Pin{
 		Rev:    "48698d12cc10555a4f3e3222d9c669b884a49dfe",

@@ -191,11 +191,9 @@ func storeName(p string) string {
 
 func printLayers(w io.Writer, im imageLayers) {
 	fmt.Fprintf(w, "%s: %d layers, %s\n", im.Name, len(im.Layers), humanBytes(im.size()))
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	for i, l := range im.Layers {
-		fmt.Fprintf(tw, "%d\t%s\t %s\t %s\t\n", i+1, humanBytes(l.Size), l.Digest.Hex[:12], l.What)
+		fmt.Fprintf(w, "%4d %10s  %s  %s\n", i+1, humanBytes(l.Size), l.Digest.Hex[:12], l.What)
 	}
-	tw.Flush()
 	fmt.Fprintln(w)
 }
 

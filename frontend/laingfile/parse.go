@@ -11,12 +11,14 @@ import (
 // The keys of each mapping, in the order the documentation lists them (also the order of the
 // "expected one of" hints).
 var (
-	topKeys     = []string{"nixpkgs", "overlays", "targets"}
+	topKeys     = []string{"nixpkgs", "overlays", "substituters", "targets"}
 	targetKeys  = []string{"kind", "sets", "packages", "user", "workdir", "env", "entrypoint", "cmd", "labels", "expose", "volumes", "stopsignal", "copy", "metadata", "config", "maxLayers"}
-	nixpkgsKeys = []string{"rev", "url", "sha256", "config"}
+	nixpkgsKeys = []string{"rev", "url", "sha256", "flakeLock", "input", "config"}
 	userKeys    = []string{"name", "uid", "gid", "home"}
 	copyKeys    = []string{"src", "dst", "chown"}
-	kinds       = []string{string(KindDevcontainer), string(KindRuntime)}
+	// substituterKeys are the keys of a `substituters:` entry.
+	substituterKeys = []string{"url", "publicKey", "secret", "login"}
+	kinds           = []string{string(KindDevcontainer), string(KindRuntime)}
 	// ociConfigKeys are the fields of the OCI image config ("config" in the image JSON).
 	ociConfigKeys = []string{"User", "ExposedPorts", "Env", "Entrypoint", "Cmd", "Volumes", "WorkingDir", "Labels", "StopSignal", "ArgsEscaped", "Healthcheck", "OnBuild", "Shell"}
 )
@@ -88,6 +90,8 @@ func (c *checker) file(root *node, f *File) {
 			f.Nixpkgs = c.nixpkgs(e.val)
 		case e.key == "overlays":
 			f.Overlays = c.overlays(e.val)
+		case e.key == "substituters":
+			f.Substituters = c.substituters(e.val)
 		case e.key == "targets":
 			targets = e
 		case contains(targetKeys, e.key):
@@ -228,15 +232,16 @@ func (c *checker) nixpkgs(n *node) *Nixpkgs {
 		return nil
 	}
 	if n.kind != kindMap {
-		c.typeError(n, "nixpkgs", "a mapping {rev, sha256} or {url, sha256}")
+		c.typeError(n, "nixpkgs", "a mapping {rev, sha256}, {url, sha256} or {flakeLock}")
 		return nil
 	}
 	out := &Nixpkgs{Range: n.rng}
-	var revEntry, urlEntry, hashEntry *entry
+	var revEntry, urlEntry, hashEntry, lockEntry, inputEntry *entry
 	for _, e := range c.mapping(n, "nixpkgs") {
 		switch e.key {
 		case "rev":
 			revEntry = e
+			out.RevRange = e.val.rng
 			if s, ok := c.str(e.val, "nixpkgs.rev", "a 40-character commit hash"); ok {
 				rev, problem := normaliseRev(s)
 				if problem != "" {
@@ -246,6 +251,7 @@ func (c *checker) nixpkgs(n *node) *Nixpkgs {
 			}
 		case "url":
 			urlEntry = e
+			out.URLRange = e.val.rng
 			if s, ok := c.str(e.val, "nixpkgs.url", "the URL of a nixpkgs tarball"); ok {
 				if problem := checkURL(s); problem != "" {
 					c.errorf(e.val.rng, "%s", problem)
@@ -254,12 +260,32 @@ func (c *checker) nixpkgs(n *node) *Nixpkgs {
 			}
 		case "sha256":
 			hashEntry = e
+			out.SHA256Range = e.val.rng
 			if s, ok := c.str(e.val, "nixpkgs.sha256", "the NAR hash (e.g. "+exampleHash+")"); ok {
 				sri, problem := normaliseSHA256(s)
 				if problem != "" {
 					c.errorf(e.val.rng, "nixpkgs.sha256: %s", problem)
 				}
 				out.SHA256 = sri
+			}
+		case "flakeLock":
+			lockEntry = e
+			out.FlakeLockRange = e.val.rng
+			if s, ok := c.str(e.val, "nixpkgs.flakeLock", "the path of a flake.lock in the build context (e.g. ./flake.lock)"); ok {
+				if problem := contextPath(s); problem != "" {
+					c.errorf(e.val.rng, "nixpkgs.flakeLock: %s", problem)
+				} else {
+					out.FlakeLock = cleanNixPath(s)
+				}
+			}
+		case "input":
+			inputEntry = e
+			out.InputRange = e.val.rng
+			if s, ok := c.str(e.val, "nixpkgs.input", "the name of a flake input (e.g. nixpkgs)"); ok {
+				if !inputNameRe.MatchString(s) {
+					c.errorf(e.val.rng, "nixpkgs.input: invalid input name %q: expected a flake input name such as nixpkgs", s)
+				}
+				out.Input = s
 			}
 		case "config":
 			if e.val.kind != kindMap && e.val.kind != kindNull {
@@ -273,13 +299,28 @@ func (c *checker) nixpkgs(n *node) *Nixpkgs {
 			c.unknownKey(e, "in nixpkgs", nixpkgsKeys)
 		}
 	}
+	if lockEntry != nil {
+		// The lock file is the whole pin: rev, url and sha256 would contradict it.
+		for _, e := range []*entry{revEntry, urlEntry, hashEntry} {
+			if e != nil {
+				c.errorf(e.keyRange, "nixpkgs: %q cannot be given with \"flakeLock\", which takes the pin from the lock file", e.key)
+			}
+		}
+		if out.Input == "" && inputEntry == nil {
+			out.Input = DefaultFlakeInput
+		}
+		return out
+	}
+	if inputEntry != nil {
+		c.errorf(inputEntry.keyRange, "nixpkgs: \"input\" names an input of a flake.lock; add \"flakeLock\" (e.g. flakeLock: ./flake.lock)")
+	}
 	switch {
 	case revEntry != nil && urlEntry != nil:
 		c.errorf(urlEntry.keyRange, "nixpkgs: give either \"rev\" or \"url\", not both")
 	case revEntry == nil && urlEntry == nil && hashEntry != nil:
 		c.errorf(hashEntry.keyRange, "nixpkgs: \"sha256\" needs the \"rev\" (a nixpkgs commit) or \"url\" (a tarball URL) it is the hash of")
-	case revEntry == nil && urlEntry == nil && out.Config == nil:
-		c.errorf(n.rng, "nixpkgs: missing \"rev\" (a nixpkgs commit) or \"url\" (a tarball URL)")
+	case revEntry == nil && urlEntry == nil && out.Config == nil && inputEntry == nil:
+		c.errorf(n.rng, "nixpkgs: missing \"rev\" (a nixpkgs commit), \"url\" (a tarball URL) or \"flakeLock\" (a flake.lock in the build context)")
 	}
 	// Only config: the release's pin with that config.
 	if hashEntry == nil && (revEntry != nil || urlEntry != nil) {
@@ -317,6 +358,107 @@ func (c *checker) overlays(n *node) []Overlay {
 			continue
 		}
 		out = append(out, Overlay{Name: s, Range: it.rng})
+	}
+	return out
+}
+
+func (c *checker) substituters(n *node) []Substituter {
+	items, ok := c.list(n, "substituters", "a list of {url, publicKey} mappings")
+	if !ok {
+		return nil
+	}
+	out := []Substituter{}
+	for i, it := range items {
+		what := fmt.Sprintf("substituters[%d]", i)
+		if it.kind != kindMap {
+			c.typeError(it, what, "a mapping {url, publicKey}")
+			continue
+		}
+		sub := Substituter{Range: it.rng}
+		var hasURL, hasKey, valid = false, false, true
+		var loginEntry *entry
+		for _, e := range c.mapping(it, what) {
+			v := e.val
+			switch e.key {
+			case "url":
+				hasURL = true
+				s, ok := c.str(v, what+".url", "the URL of a binary cache")
+				if !ok {
+					valid = false
+				} else if problem := checkSubstituterURL(s); problem != "" {
+					c.errorf(v.rng, "%s.url: %s", what, problem)
+					valid = false
+				}
+				sub.URL = s
+			case "publicKey":
+				hasKey = true
+				var keys []string
+				var nodes []*node
+				if v.kind == kindSeq {
+					for j, it := range v.items {
+						if it.kind == kindMap {
+							// [name:key] in a flow list reads as a mapping.
+							c.errorf(it.rng, "%s.publicKey[%d]: expected a string, got a mapping (quote the key: \"name:base64\")", what, j)
+							it.kind = kindInvalid
+						}
+					}
+					keys, nodes, ok = c.strList(v, what+".publicKey", "a public key or a list of them")
+				} else {
+					var s string
+					s, ok = c.str(v, what+".publicKey", "a public key or a list of them")
+					keys, nodes = []string{s}, []*node{v}
+				}
+				if !ok {
+					valid = false
+					continue
+				}
+				if len(v.items) == 0 && v.kind == kindSeq {
+					c.errorf(v.rng, "%s.publicKey: expected at least one public key", what)
+					valid = false
+				}
+				for j, k := range keys {
+					if problem := checkPublicKey(k); problem != "" {
+						c.errorf(nodes[j].rng, "%s.publicKey: %s", what, problem)
+						valid = false
+					}
+				}
+				sub.PublicKeys = keys
+			case "secret":
+				s, ok := c.str(v, what+".secret", "the id of a build secret")
+				if !ok {
+					valid = false
+				} else if !secretIDRe.MatchString(s) {
+					c.errorf(v.rng, "%s.secret: invalid secret id %q: expected letters, digits, \".\", \"_\" and \"-\", as in --secret id=%s", what, s, "cachetoken")
+					valid = false
+				}
+				sub.Secret = s
+			case "login":
+				loginEntry = e
+				s, ok := c.str(v, what+".login", "a user name")
+				if !ok {
+					valid = false
+				} else if !loginRe.MatchString(s) {
+					c.errorf(v.rng, "%s.login: invalid user name %q: expected no blanks or quotes", what, s)
+					valid = false
+				}
+				sub.Login = s
+			default:
+				c.unknownKey(e, "in "+what, substituterKeys)
+			}
+		}
+		if !hasURL {
+			c.errorf(it.rng, "%s: missing \"url\" (the URL of the binary cache)", what)
+		}
+		if !hasKey {
+			c.errorf(it.rng, "%s: missing \"publicKey\" (the key the cache signs with, e.g. %s); Nix ignores unsigned paths", what, examplePublicKey)
+		}
+		if loginEntry != nil && sub.Secret == "" {
+			c.errorf(loginEntry.keyRange, "%s: \"login\" needs \"secret\", the build secret with the password or token", what)
+			valid = false
+		}
+		if hasURL && hasKey && valid {
+			out = append(out, sub)
+		}
 	}
 	return out
 }
@@ -461,7 +603,7 @@ func (c *checker) target(name string, nameRange Range, entries []*entry, rng Ran
 					t.MaxLayers = int(n)
 				}
 			}
-		case "nixpkgs", "overlays", "targets":
+		case "nixpkgs", "overlays", "substituters", "targets":
 			c.errorf(e.keyRange, "%q is a top-level key, not a target key; move it to the top level", e.key)
 		default:
 			c.unknownKey(e, where, targetKeys)

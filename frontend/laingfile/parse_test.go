@@ -36,6 +36,7 @@ func errorLines(t *testing.T, err error) []string {
 
 const hash = "sha256-yxgb4AmkVHY5OOBrC79Vv6EVd4QZEotqv+6jcvA212M="
 const rev = "48698d12cc10555a4f3e3222d9c669b884a49dfe"
+const cacheKey = "cache.nixos.org-1:6NCHdD59X431o0gWypbMrAURkbJ16ZPMQFGspcDShjY="
 
 func TestParseErrors(t *testing.T) {
 	hashHelp := `; expected the NAR hash in SRI form "sha256-" followed by 44 base64 characters, as in flake.lock's narHash (e.g. ` + hash + `)`
@@ -71,7 +72,7 @@ func TestParseErrors(t *testing.T) {
 
 		// Top level and targets.
 		{"unknown top-level key", "nixpgks: {}\nkind: runtime\n", nil, []string{`1:1: unknown key "nixpgks" at the top level (did you mean "nixpkgs"?)`}},
-		{"unknown top-level key, no match", "foo: 1\nkind: runtime\n", nil, []string{`1:1: unknown key "foo" at the top level (expected one of: nixpkgs, overlays, targets, kind, sets, packages, user, workdir, env, entrypoint, cmd, labels, expose, volumes, stopsignal, copy, metadata, config, maxLayers)`}},
+		{"unknown top-level key, no match", "foo: 1\nkind: runtime\n", nil, []string{`1:1: unknown key "foo" at the top level (expected one of: nixpkgs, overlays, substituters, targets, kind, sets, packages, user, workdir, env, entrypoint, cmd, labels, expose, volumes, stopsignal, copy, metadata, config, maxLayers)`}},
 		{"target typo", "target:\n  app: {kind: runtime}\n", nil, []string{
 			`1:1: unknown key "target" at the top level (did you mean "targets"?)`,
 			`1:1: no targets: expected "targets:", or a single target's keys ("kind:", "sets:", …) at the top level`,
@@ -185,7 +186,7 @@ func TestParseErrors(t *testing.T) {
 		{"maxLayers a float", "kind: runtime\nmaxLayers: 50.5\n", nil, []string{`2:12: maxLayers: expected an integer from 2 to 125, got a number`}},
 
 		// nixpkgs and overlays.
-		{"nixpkgs a string", "nixpkgs: " + rev + "\nkind: runtime\n", nil, []string{`1:10: nixpkgs: expected a mapping {rev, sha256} or {url, sha256}, got a string`}},
+		{"nixpkgs a string", "nixpkgs: " + rev + "\nkind: runtime\n", nil, []string{`1:10: nixpkgs: expected a mapping {rev, sha256}, {url, sha256} or {flakeLock}, got a string`}},
 		{"bad hash", "nixpkgs:\n  rev: " + rev + "\n  sha256: sha256-abc\nkind: runtime\n", nil, []string{`3:11: nixpkgs.sha256: invalid sha256 "sha256-abc": not valid base64 of 44 characters` + hashHelp}},
 		{"sha512 hash", "nixpkgs:\n  rev: " + rev + "\n  sha256: sha512-abc\nkind: runtime\n", nil, []string{`3:11: nixpkgs.sha256: invalid sha256 "sha512-abc": only SHA-256 hashes are supported` + hashHelp}},
 		{"hash not a hash", "nixpkgs:\n  rev: " + rev + "\n  sha256: abc\nkind: runtime\n", nil, []string{`3:11: nixpkgs.sha256: invalid sha256 "abc": not a SHA-256 hash` + hashHelp}},
@@ -197,11 +198,11 @@ func TestParseErrors(t *testing.T) {
 			`2:3: nixpkgs: "sha256" needs the "rev" (a nixpkgs commit) or "url" (a tarball URL) it is the hash of`,
 		}},
 		{"empty nixpkgs", "nixpkgs: {}\nkind: runtime\n", nil, []string{
-			`1:10: nixpkgs: missing "rev" (a nixpkgs commit) or "url" (a tarball URL)`,
+			`1:10: nixpkgs: missing "rev" (a nixpkgs commit), "url" (a tarball URL) or "flakeLock" (a flake.lock in the build context)`,
 		}},
 		{"bad url", "nixpkgs: {url: \"ftp://x.org/n.tar.gz\", sha256: " + hash + "}\nkind: runtime\n", nil, []string{`1:16: nixpkgs.url: unsupported URL scheme "ftp": expected https://, http:// or file://`}},
 		{"url without scheme", "nixpkgs: {url: x.org/n.tar.gz, sha256: " + hash + "}\nkind: runtime\n", nil, []string{`1:16: nixpkgs.url: expected the URL of a nixpkgs tarball (https://…), got "x.org/n.tar.gz"`}},
-		{"unknown nixpkgs key", "nixpkgs: {rev: " + rev + ", sha256: " + hash + ", narHash: x}\nkind: runtime\n", nil, []string{`1:119: unknown key "narHash" in nixpkgs (expected one of: rev, url, sha256, config)`}},
+		{"unknown nixpkgs key", "nixpkgs: {rev: " + rev + ", sha256: " + hash + ", narHash: x}\nkind: runtime\n", nil, []string{`1:119: unknown key "narHash" in nixpkgs (expected one of: rev, url, sha256, flakeLock, input, config)`}},
 		{"nixpkgs config a list", "nixpkgs: {rev: " + rev + ", sha256: " + hash + ", config: [a]}\nkind: runtime\n", nil, []string{`1:127: nixpkgs.config: expected a mapping of nixpkgs config options (e.g. allowUnfree: true), got a list`}},
 		{"unknown overlay", "overlays: [cve-patch, zzz]\nkind: runtime\n", nil, []string{
 			`1:12: unknown overlay "cve-patch" (did you mean "cve-patches"?)`,
@@ -213,6 +214,40 @@ func TestParseErrors(t *testing.T) {
 			`1:41: overlays: ".." is outside the build context (".." leaves it)`,
 		}},
 		{"overlays a string", "overlays: cve-patches\nkind: runtime\n", nil, []string{`1:11: overlays: expected a list of overlay names or "./file.nix" paths, got a string (write it as a list: [cve-patches])`}},
+		{"flakeLock with rev and sha256", "nixpkgs:\n  flakeLock: ./flake.lock\n  rev: " + rev + "\n  sha256: " + hash + "\nkind: runtime\n", nil, []string{
+			`3:3: nixpkgs: "rev" cannot be given with "flakeLock", which takes the pin from the lock file`,
+			`4:3: nixpkgs: "sha256" cannot be given with "flakeLock", which takes the pin from the lock file`,
+		}},
+		{"flakeLock outside the context", "nixpkgs: {flakeLock: ../flake.lock}\nkind: runtime\n", nil, []string{`1:22: nixpkgs.flakeLock: "../flake.lock" is outside the build context (".." leaves it)`}},
+		{"flakeLock absolute", "nixpkgs: {flakeLock: /src/flake.lock}\nkind: runtime\n", nil, []string{`1:22: nixpkgs.flakeLock: "/src/flake.lock" is an absolute path; use a path relative to the build context (e.g. "./src/flake.lock")`}},
+		{"flakeLock a list", "nixpkgs: {flakeLock: [a]}\nkind: runtime\n", nil, []string{`1:22: nixpkgs.flakeLock: expected the path of a flake.lock in the build context (e.g. ./flake.lock), got a list`}},
+		{"input without flakeLock", "nixpkgs:\n  input: nixpkgs\nkind: runtime\n", nil, []string{`2:3: nixpkgs: "input" names an input of a flake.lock; add "flakeLock" (e.g. flakeLock: ./flake.lock)`}},
+		{"bad input name", "nixpkgs: {flakeLock: ./flake.lock, input: \"nix pkgs\"}\nkind: runtime\n", nil, []string{`1:43: nixpkgs.input: invalid input name "nix pkgs": expected a flake input name such as nixpkgs`}},
+		{"flakeLock key typo", "nixpkgs: {flakelock: ./flake.lock}\nkind: runtime\n", nil, []string{
+			`1:10: nixpkgs: missing "rev" (a nixpkgs commit), "url" (a tarball URL) or "flakeLock" (a flake.lock in the build context)`,
+			`1:11: unknown key "flakelock" in nixpkgs (did you mean "flakeLock"?)`,
+		}},
+
+		// substituters.
+		{"substituters a mapping", "substituters: {url: https://cache.example.com}\nkind: runtime\n", nil, []string{`1:15: substituters: expected a list of {url, publicKey} mappings, got a mapping`}},
+		{"substituter a string", "substituters: [https://cache.example.com]\nkind: runtime\n", nil, []string{`1:16: substituters[0]: expected a mapping {url, publicKey}, got a string`}},
+		{"substituter without key", "substituters:\n  - url: https://cache.example.com\nkind: runtime\n", nil, []string{
+			`2:5: substituters[0]: missing "publicKey" (the key the cache signs with, e.g. cache.nixos.org-1:6NCHdD59X431o0gWypbMrAURkbJ16ZPMQFGspcDShjY=); Nix ignores unsigned paths`,
+		}},
+		{"substituter without url", "substituters:\n  - publicKey: " + cacheKey + "\nkind: runtime\n", nil, []string{`2:5: substituters[0]: missing "url" (the URL of the binary cache)`}},
+		{"substituter bad values", "substituters:\n  - url: s3://bucket\n    publicKey: [cache:abc]\n    secret: \"my token\"\n    logn: me\nkind: runtime\n", nil, []string{
+			`2:10: substituters[0].url: unsupported URL scheme "s3": expected https:// or http://`,
+			`3:17: substituters[0].publicKey: invalid public key "cache:abc": expected "name:" followed by the base64 of an Ed25519 key, as the cache publishes it (e.g. cache.nixos.org-1:6NCHdD59X431o0gWypbMrAURkbJ16ZPMQFGspcDShjY=)`,
+			`4:13: substituters[0].secret: invalid secret id "my token": expected letters, digits, ".", "_" and "-", as in --secret id=cachetoken`,
+			`5:5: unknown key "logn" in substituters[0] (did you mean "login"?)`,
+		}},
+		{"substituter credentials in the url", "substituters: [{url: \"https://me:pw@cache.example.com\", publicKey: " + cacheKey + "}]\nkind: runtime\n", nil, []string{
+			`1:22: substituters[0].url: "https://me:pw@cache.example.com" has credentials in it; give them as a secret (secret: <id>) so that they stay out of the image and the cache`,
+		}},
+		{"substituter login without secret", "substituters: [{url: https://cache.example.com, publicKey: " + cacheKey + ", login: me}]\nkind: runtime\n", nil, []string{
+			`1:124: substituters[0]: "login" needs "secret", the build secret with the password or token`,
+		}},
+		{"substituters in a target", "targets:\n  app:\n    kind: runtime\n    substituters: []\n", nil, []string{`4:5: "substituters" is a top-level key, not a target key; move it to the top level`}},
 
 		// Build args.
 		{"undefined build arg", "kind: runtime\nworkdir: /app/${VERSON}\n", nil, []string{`2:10: undefined build arg "VERSON" in "${VERSON}" (did you mean "VERSION"?)`}},
@@ -281,6 +316,7 @@ func TestRanges(t *testing.T) {
 		{"flow mapping", "kind: runtime\nsets: {a: 1}\n", Range{Pos{2, 7}, Pos{2, 13}}},
 		{"block list", "kind: runtime\ncopy:\n  - {src: a}\n", Range{Pos{3, 5}, Pos{3, 13}}},
 		{"CRLF line ends", "kind: runtime\r\nsets: [base,\r\n  pythn]\r\n", Range{Pos{3, 3}, Pos{3, 8}}},
+		{"CRLF after a comment", "# syntax=x\r\nkind: runtime\r\nsets: [pythn]\r\n", Range{Pos{3, 8}, Pos{3, 13}}},
 		{"CR line ends", "kind: runtime\rworkdir: \"a\r b\"\r", Range{Pos{2, 10}, Pos{3, 4}}},
 		{"block literal", "kind: runtime\nworkdir: |\n  app\n  dir\n", Range{Pos{2, 10}, Pos{4, 6}}},
 	}
@@ -466,6 +502,10 @@ func TestParseNixpkgs(t *testing.T) {
 			&Nixpkgs{URL: "https://github.com/NixOS/nixpkgs/archive/" + rev + ".tar.gz", SHA256: hash,
 				Config: map[string]any{"allowUnfree": true, "permittedInsecurePackages": []any{"openssl-1.1.1w"}}}},
 		{"rev from a build arg", "nixpkgs: {rev: \"${REV}\", sha256: " + hash + "}\n", &Nixpkgs{Rev: rev, SHA256: hash}},
+		{"config only", "nixpkgs:\n  config: {allowUnfree: true}\n", &Nixpkgs{Config: map[string]any{"allowUnfree": true}}},
+		{"flake.lock, default input", "nixpkgs:\n  flakeLock: flake.lock\n", &Nixpkgs{FlakeLock: "./flake.lock", Input: "nixpkgs"}},
+		{"flake.lock, named input, config", "nixpkgs: {flakeLock: ./nix/../flake.lock, input: nixpkgs-stable, config: {allowUnfree: false}}\n",
+			&Nixpkgs{FlakeLock: "./flake.lock", Input: "nixpkgs-stable", Config: map[string]any{"allowUnfree": false}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -479,7 +519,20 @@ func TestParseNixpkgs(t *testing.T) {
 				if f.Nixpkgs.Range.Start.Line == 0 {
 					t.Errorf("nixpkgs has no range")
 				}
-				f.Nixpkgs.Range = Range{}
+				// Each value given has its range.
+				for _, v := range []struct {
+					set bool
+					rng Range
+				}{
+					{f.Nixpkgs.Rev != "", f.Nixpkgs.RevRange}, {f.Nixpkgs.URL != "", f.Nixpkgs.URLRange},
+					{f.Nixpkgs.SHA256 != "", f.Nixpkgs.SHA256Range}, {f.Nixpkgs.FlakeLock != "", f.Nixpkgs.FlakeLockRange},
+				} {
+					if v.set != (v.rng.Start.Line > 0) {
+						t.Errorf("a value and its range disagree: %+v", f.Nixpkgs)
+					}
+				}
+				n := f.Nixpkgs
+				n.Range, n.RevRange, n.URLRange, n.SHA256Range, n.FlakeLockRange, n.InputRange = Range{}, Range{}, Range{}, Range{}, Range{}, Range{}
 			}
 			if !reflect.DeepEqual(f.Nixpkgs, tt.want) {
 				t.Errorf("nixpkgs = %+v, want %+v", f.Nixpkgs, tt.want)

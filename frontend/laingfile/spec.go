@@ -41,21 +41,51 @@ type File struct {
 	// Nixpkgs is nil when the Laingfile has no `nixpkgs:` key (the release's pin applies).
 	Nixpkgs  *Nixpkgs
 	Overlays []Overlay
+	// Substituters are binary caches for the Nix build step, in file order.
+	Substituters []Substituter
 	// Targets are in file order; the first is the default target.
 	Targets []*Target
 }
 
-// Nixpkgs pins the package set: by rev (github NixOS/nixpkgs) or by URL, with its NAR hash.
-// Exactly one of Rev and URL is set.
+// Nixpkgs pins the package set: by rev (github NixOS/nixpkgs) or by URL, with its NAR hash, or
+// by the input of a flake.lock in the build context. At most one of Rev, URL and FlakeLock is
+// set; none when the Laingfile sets only Config (the release's pin applies with that config).
 type Nixpkgs struct {
 	Rev string // 40 lower-case hex digits
 	URL string // https://, http:// or file:// URL of a tarball
 	// SHA256 is always in SRI form "sha256-…" as in flake.lock; the Laingfile may also give Nix's
 	// base-32 form or hex, which Parse converts.
 	SHA256 string
+	// FlakeLock is a flake.lock in the build context ("./flake.lock" form, like Overlay.Path)
+	// whose Input's locked source is the pin; the frontend reads it when it builds.
+	FlakeLock string
+	// Input is the flake input FlakeLock is followed for: DefaultFlakeInput unless given.
+	Input string
 	// Config is the nixpkgs `config` attrset (allowUnfree and the like), JSON-compatible values.
 	Config map[string]any
 	Range  Range
+	// The ranges of the values, zero for keys the Laingfile does not have: errors about the pin
+	// point at them, and `laing pin update` rewrites them.
+	RevRange, URLRange, SHA256Range, FlakeLockRange, InputRange Range
+}
+
+// DefaultFlakeInput is the flake input `flakeLock:` follows when `input:` is not given.
+const DefaultFlakeInput = "nixpkgs"
+
+// Substituter is a binary cache the Nix build step may fetch store paths from instead of
+// building them, besides the builder's own (`extra-substituters`).
+type Substituter struct {
+	URL string // https:// or http://
+	// PublicKeys are the keys whose signatures Nix trusts for this cache, "name:base64" as
+	// caches publish them (`extra-trusted-public-keys`).
+	PublicKeys []string
+	// Secret is the id of a BuildKit secret (`--secret id=…`) holding the cache's token or
+	// password; "" for a public cache. Only the id is in the Laingfile; the value reaches the
+	// build step as a file and never a layer or the cache.
+	Secret string
+	// Login is the user name sent with the secret, for caches that want one.
+	Login string
+	Range Range
 }
 
 // Overlay is a built-in overlay name (Name set) or a file in the build context (Path set, cleaned

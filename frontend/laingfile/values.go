@@ -8,6 +8,8 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+
+	"github.com/laingville/laingfile/internal/nar"
 )
 
 // This file holds the validators for single values: hashes, revisions, paths, ports, signals and
@@ -21,13 +23,19 @@ var (
 	chownRe      = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]*(:[A-Za-z0-9_][A-Za-z0-9_.-]*)?$`)
 	revRe        = regexp.MustCompile(`^[0-9a-fA-F]{40}$`)
 	hexRe        = regexp.MustCompile(`^[0-9a-fA-F]+$`)
+	// inputNameRe is a flake input name as flake.lock's root node lists it.
+	inputNameRe = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_'-]*$`)
+	// secretIDRe is a BuildKit secret id as `--secret id=…` takes it.
+	secretIDRe = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]*$`)
+	// loginRe is a netrc login: no blanks, which would split it.
+	loginRe = regexp.MustCompile(`^[^\s"#]+$`)
 )
+
+// examplePublicKey is the signing key shown in messages about a bad substituter key.
+const examplePublicKey = "cache.nixos.org-1:6NCHdD59X431o0gWypbMrAURkbJ16ZPMQFGspcDShjY="
 
 // exampleHash is the NAR hash shown in messages about a bad sha256.
 const exampleHash = "sha256-yxgb4AmkVHY5OOBrC79Vv6EVd4QZEotqv+6jcvA212M="
-
-// nixBase32Chars is Nix's base-32 alphabet (no e, o, u, t).
-const nixBase32Chars = "0123456789abcdfghijklmnpqrsvwxyz"
 
 // normaliseSHA256 accepts a SHA-256 NAR hash as SRI ("sha256-" + 44 base64 characters, as in
 // flake.lock), as Nix's 52-character base-32 form (as printed by nix-prefetch-url), or as 64 hex
@@ -46,8 +54,8 @@ func normaliseSHA256(s string) (string, string) {
 		digest = b
 	case strings.HasPrefix(s, "sha512-"), strings.HasPrefix(s, "sha1-"), strings.HasPrefix(s, "md5-"):
 		return bad("only SHA-256 hashes are supported")
-	case len(s) == 52 && strings.Trim(s, nixBase32Chars) == "":
-		b, ok := decodeNixBase32(s)
+	case len(s) == 52 && nar.IsBase32(s):
+		b, ok := nar.DecodeBase32(s, 32)
 		if !ok {
 			return bad("not a valid Nix base-32 SHA-256 hash")
 		}
@@ -61,30 +69,6 @@ func normaliseSHA256(s string) (string, string) {
 		return bad("not a 32-byte digest")
 	}
 	return "sha256-" + base64.StdEncoding.EncodeToString(digest), ""
-}
-
-// decodeNixBase32 decodes Nix's base-32 encoding of a 32-byte hash. Nix writes the digest's bits
-// least significant first, from the last character back, so character n from the end holds
-// bits 5n..5n+4.
-func decodeNixBase32(s string) ([]byte, bool) {
-	const size = 32
-	out := make([]byte, size)
-	for n := 0; n < len(s); n++ {
-		digit := strings.IndexByte(nixBase32Chars, s[len(s)-n-1])
-		if digit < 0 {
-			return nil, false
-		}
-		b := n * 5
-		i, j := b/8, uint(b%8)
-		out[i] |= byte(digit << j)
-		carry := digit >> (8 - j)
-		if i < size-1 {
-			out[i+1] |= byte(carry)
-		} else if carry != 0 {
-			return nil, false // bits beyond the digest
-		}
-	}
-	return out, true
 }
 
 // normaliseRev checks a nixpkgs git revision: 40 hex digits, returned lower-case.
@@ -112,6 +96,33 @@ func checkURL(s string) string {
 	case "file":
 	default:
 		return "nixpkgs.url: unsupported URL scheme " + strconv.Quote(u.Scheme) + ": expected https://, http:// or file://"
+	}
+	return ""
+}
+
+// checkSubstituterURL checks a binary cache URL: http or https with a host.
+func checkSubstituterURL(s string) string {
+	u, err := url.Parse(s)
+	switch {
+	case err != nil || u.Scheme == "":
+		return "expected the URL of a binary cache (https://…), got " + strconv.Quote(s)
+	case u.Scheme != "https" && u.Scheme != "http":
+		return "unsupported URL scheme " + strconv.Quote(u.Scheme) + ": expected https:// or http://"
+	case u.Host == "":
+		return strconv.Quote(s) + " has no host"
+	case u.User != nil:
+		return strconv.Quote(s) + " has credentials in it; give them as a secret (secret: <id>) so that they stay out of the image and the cache"
+	}
+	return ""
+}
+
+// checkPublicKey checks a binary cache's signing key: "name:" and the base64 of a 32-byte
+// Ed25519 public key, as `nix key convert-secret-to-public` prints it.
+func checkPublicKey(s string) string {
+	name, key, ok := strings.Cut(s, ":")
+	b, err := base64.StdEncoding.DecodeString(key)
+	if !ok || name == "" || err != nil || len(b) != 32 {
+		return "invalid public key " + strconv.Quote(s) + `: expected "name:" followed by the base64 of an Ed25519 key, as the cache publishes it (e.g. ` + examplePublicKey + ")"
 	}
 	return ""
 }

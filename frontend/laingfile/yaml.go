@@ -149,6 +149,9 @@ func (r *reader) readYAML(data []byte) *node {
 	}
 	text := strings.TrimPrefix(string(data), "\uFEFF")
 	r.lines = splitLines(text)
+	// The YAML parser counts the "\r\n" after a comment as two line breaks; YAML reads every
+	// "\r\n" as one "\n", so giving it "\n" keeps its lines those of the file.
+	text = strings.ReplaceAll(text, "\r\n", "\n")
 
 	file, err := r.safeParse(text)
 	if err != nil {

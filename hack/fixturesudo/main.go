@@ -32,9 +32,16 @@ type options struct {
 	command             []string
 }
 
+// errUsage is a command line without a command: sudo prints its usage.
+var errUsage = errors.New("a command is required")
+
 func main() {
 	if err := run(os.Args[1:]); err != nil {
-		fmt.Fprintf(os.Stderr, "sudo: %v\n", err)
+		if errors.Is(err, errUsage) {
+			usage()
+		} else {
+			fmt.Fprintf(os.Stderr, "sudo: %v\n", err)
+		}
 		os.Exit(1)
 	}
 }
@@ -201,8 +208,7 @@ func parseArgs(args []string) (options, bool, error) {
 	}
 	o.command = args
 	if len(o.command) == 0 && !o.login && !o.shell && !o.list && !o.verify {
-		usage()
-		return o, false, errors.New("a command is required")
+		return o, false, errUsage
 	}
 	return o, false, nil
 }
@@ -370,7 +376,7 @@ func environment(preserve bool, me, runAs account, command string) []string {
 	}
 	set := map[string]string{
 		"HOME": runAs.home, "USER": runAs.name, "LOGNAME": runAs.name, "SHELL": runAs.shell,
-		"MAIL": "/var/mail/" + runAs.name,
+		"MAIL":      "/var/mail/" + runAs.name,
 		"SUDO_USER": me.name, "SUDO_UID": strconv.Itoa(me.uid), "SUDO_GID": strconv.Itoa(me.gid),
 		"SUDO_HOME": me.home, "SUDO_COMMAND": command,
 	}

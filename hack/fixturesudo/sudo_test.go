@@ -37,7 +37,7 @@ func TestDecide(t *testing.T) {
 		{name: "later rule wins", user: "vscode", runAs: "root", command: "/bin/true",
 			extra: map[string]string{"etc/sudoers.d/zz": "vscode ALL=(ALL) PASSWD: ALL\n"}, matched: true},
 		{name: "skipped names in includedir", user: "vscode", runAs: "root", command: "/bin/true",
-			extra: map[string]string{"etc/sudoers.d/zz.bak": "vscode ALL=(ALL) PASSWD: ALL\n", "etc/sudoers.d/zz~": "vscode ALL=(ALL) PASSWD: ALL\n"},
+			extra:   map[string]string{"etc/sudoers.d/zz.bak": "vscode ALL=(ALL) PASSWD: ALL\n", "etc/sudoers.d/zz~": "vscode ALL=(ALL) PASSWD: ALL\n"},
 			matched: true, npw: true},
 		{name: "group rule", user: "vscode", runAs: "root", command: "/bin/true",
 			extra: map[string]string{"etc/sudoers": "%wheel ALL=(ALL:ALL) NOPASSWD: ALL\n"}, matched: true, npw: true},
@@ -48,7 +48,7 @@ func TestDecide(t *testing.T) {
 		{name: "command not listed", user: "vscode", runAs: "root", command: "/bin/sh",
 			extra: map[string]string{"etc/sudoers": "vscode ALL=(root) NOPASSWD: /bin/true\n"}},
 		{name: "uid reference and @include", user: "vscode", runAs: "root", command: "/bin/true",
-			extra: map[string]string{"etc/sudoers": "Defaults env_reset\n@include other\n", "etc/other": "#1000 ALL=(ALL) NOPASSWD: ALL # trailing\n"},
+			extra:   map[string]string{"etc/sudoers": "Defaults env_reset\n@include other\n", "etc/other": "#1000 ALL=(ALL) NOPASSWD: ALL # trailing\n"},
 			matched: true, npw: true},
 	}
 	for _, tt := range tests {

@@ -60,14 +60,15 @@ func main() {
 	profile := flag.String("profile", "realistic", "fixture payload profile")
 	system := flag.String("system", "x86_64-linux", "Nix system")
 	addPackage := flag.String("add", "postgresql_16", "package added to python-dev for the incremental-change measurement")
+	build := flag.Bool("build", false, "also build the images with the frontend on a fresh buildkitd and check the real layer digests (needs hack/env.sh up and hack/nix-builder.sh)")
 	flag.Parse()
-	if err := run(*nixpkgs, *profile, *system, *addPackage); err != nil {
+	if err := run(*nixpkgs, *profile, *system, *addPackage, *build); err != nil {
 		fmt.Fprintln(os.Stderr, "layerbench:", err)
 		os.Exit(1)
 	}
 }
 
-func run(nixpkgs, profile, system, addPackage string) error {
+func run(nixpkgs, profile, system, addPackage string, build bool) error {
 	abs, err := filepath.Abs(nixpkgs)
 	if err != nil {
 		return err
@@ -108,7 +109,13 @@ func run(nixpkgs, profile, system, addPackage string) error {
 		results[i] = measure(images, plans)
 	}
 	printTable(images, strategies, results, maxLayers)
-	return incremental(images[1], addPackage, abs, profile, system, work)
+	if err := incremental(images[1], addPackage, abs, profile, system, work); err != nil {
+		return err
+	}
+	if build {
+		return buildMatrix(images, abs, profile, addPackage)
+	}
+	return nil
 }
 
 // realise builds the image's profile with the host's Nix, through the same build expression
@@ -153,7 +160,12 @@ func realise(im *image, nixpkgs, profile, system, work string) error {
 	if err != nil {
 		return err
 	}
-	paths, err := nix("nix-store", "--query", "--requisites", strings.TrimSpace(profilePath))
+	// As the build step does: the profile and the packages kept out of it (sudo).
+	excluded, err := nix("nix-build", append([]string{"--no-out-link", "-A", "excluded"}, opts...)...)
+	if err != nil {
+		return err
+	}
+	paths, err := nix("nix-store", append([]string{"--query", "--requisites", strings.TrimSpace(profilePath)}, strings.Fields(excluded)...)...)
 	if err != nil {
 		return err
 	}

@@ -29,6 +29,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"github.com/laingville/laingfile/internal/nar"
 )
 
 type archFlag []arch
@@ -210,7 +212,7 @@ type hashedTree struct {
 }
 
 func hashTree(dir string) (hashedTree, error) {
-	h, n, err := narHash(dir)
+	h, n, err := nar.Hash(dir)
 	return hashedTree{dir: dir, narHash: h, narSize: n}, err
 }
 

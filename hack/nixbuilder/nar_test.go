@@ -1,35 +1,14 @@
 package main
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/laingville/laingfile/internal/nar"
 )
 
-// The expected values below were printed by Nix 2.8 for the same inputs
-// (`nix-hash --type sha256`, `nix-store --dump | wc -c`, `nix-store --add`).
-
-func TestNixBase32(t *testing.T) {
-	empty := sha256.Sum256(nil)
-	tests := []struct {
-		name string
-		in   []byte
-		want string
-	}{
-		{"sha256 of nothing", empty[:], "0mdqa9w1p6cmli6976v4wi0sw9r4p5prkj7lzfd1877wk11c9c73"},
-		{"one byte", []byte{0xff}, "7z"},
-		{"twenty zero bytes", make([]byte, 20), "00000000000000000000000000000000"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			if got := nixBase32(tt.in); got != tt.want {
-				t.Errorf("nixBase32 = %s, want %s", got, tt.want)
-			}
-		})
-	}
-}
+// The expected value below was printed by Nix 2.8 for the same input (`nix-store --add`).
 
 func writeSampleTree(t *testing.T) string {
 	t.Helper()
@@ -49,36 +28,9 @@ func writeSampleTree(t *testing.T) string {
 	return dir
 }
 
-func TestNARHash(t *testing.T) {
-	dir := writeSampleTree(t)
-	tests := []struct {
-		name     string
-		path     string
-		wantHash string
-		wantSize int64
-	}{
-		{"directory with symlink and executable", dir, "a5547c80c57212f00b1f2a7a313362a4c1f414f95a20fa1e8015217692f5a382", 880},
-		{"single file", filepath.Join(dir, "a.txt"), "1c37d01af40be2e80691de3cc3df44377a699afbb17c68f080964b2fd071fc13", 120},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			sum, size, err := narHash(tt.path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if got := hex.EncodeToString(sum[:]); got != tt.wantHash {
-				t.Errorf("narHash = %s, want %s", got, tt.wantHash)
-			}
-			if size != tt.wantSize {
-				t.Errorf("narSize = %d, want %d", size, tt.wantSize)
-			}
-		})
-	}
-}
-
 func TestSourceStorePath(t *testing.T) {
 	dir := writeSampleTree(t)
-	sum, _, err := narHash(dir)
+	sum, _, err := nar.Hash(dir)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,6 +7,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+
+	"github.com/laingville/laingfile/internal/nar"
 )
 
 // storePath is one path of the image's store with what its DB row needs.
@@ -34,7 +36,7 @@ func registerStore(nixStore, stage string, paths []storePath) (db, schema []byte
 			return nil, nil, err
 		}
 		// path, NAR hash, NAR size, deriver (none), number of references, references.
-		fmt.Fprintf(&reginfo, "%s\nsha256:%s\n%d\n\n%d\n", p.path, nixBase32(p.narHash[:]), p.narSize, len(p.refs))
+		fmt.Fprintf(&reginfo, "%s\nsha256:%s\n%d\n\n%d\n", p.path, nar.Base32(p.narHash[:]), p.narSize, len(p.refs))
 		for _, r := range p.refs {
 			fmt.Fprintf(&reginfo, "%s\n", r)
 		}
@@ -70,7 +72,7 @@ func registerStore(nixStore, stage string, paths []storePath) (db, schema []byte
 		if err != nil {
 			return nil, nil, err
 		}
-		if got, want := strings.TrimSpace(out), "sha256:"+nixBase32(p.narHash[:]); got != want {
+		if got, want := strings.TrimSpace(out), "sha256:"+nar.Base32(p.narHash[:]); got != want {
 			return nil, nil, fmt.Errorf("%s: Nix hashed it as %s, we as %s", p.path, got, want)
 		}
 	}

@@ -1,0 +1,202 @@
+package llb
+
+import (
+	"encoding/json"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+
+	bkllb "github.com/moby/buildkit/client/llb"
+	"github.com/moby/buildkit/solver/pb"
+	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/laingville/laingfile/frontend/laingfile"
+	"github.com/laingville/laingfile/nixsets"
+)
+
+func parseTestFile(t *testing.T, src string) *laingfile.File {
+	t.Helper()
+	f, err := laingfile.Parse("Laingfile", []byte(src), laingfile.Options{KnownSets: nixsets.Names(), KnownOverlays: nixsets.OverlayNames()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+func TestNixRequestPinConfigOverlays(t *testing.T) {
+	tests := []struct {
+		name         string
+		src          string
+		pin          nixsets.Pin
+		wantSource   nixsets.NixpkgsSource
+		wantConfig   map[string]any
+		wantOverlays []string
+		wantContext  bool
+	}{
+		{
+			name:       "release pin, unfree refused",
+			src:        "kind: runtime\nsets: [base]\n",
+			pin:        nixsets.DefaultPin(),
+			wantSource: nixsets.NixpkgsSource{URL: nixsets.DefaultPin().TarballURL(), SHA256: nixsets.DefaultPin().SHA256},
+			wantConfig: map[string]any{"allowUnfree": false},
+		},
+		{
+			name:       "URL pin, config from the Laingfile",
+			src:        "nixpkgs: {config: {allowUnfree: true, cudaSupport: true}}\nkind: runtime\n",
+			pin:        nixsets.Pin{URL: "https://x.org/n.tar.gz", SHA256: nixsets.DefaultPin().SHA256},
+			wantSource: nixsets.NixpkgsSource{URL: "https://x.org/n.tar.gz", SHA256: nixsets.DefaultPin().SHA256},
+			wantConfig: map[string]any{"allowUnfree": true, "cudaSupport": true},
+		},
+		{
+			// Overlays keep the Laingfile's order, built-in and context files alike.
+			name:         "overlays in order",
+			src:          "overlays: [./nix/b.nix, license-fixes, ./nix/a.nix, cve-patches]\nkind: runtime\n",
+			pin:          nixsets.DefaultPin(),
+			wantSource:   nixsets.NixpkgsSource{URL: nixsets.DefaultPin().TarballURL(), SHA256: nixsets.DefaultPin().SHA256},
+			wantConfig:   map[string]any{"allowUnfree": false},
+			wantOverlays: []string{"/context/nix/b.nix", "/laingfile/overlays/license-fixes.nix", "/context/nix/a.nix", "/laingfile/overlays/cve-patches.nix"},
+			wantContext:  true,
+		},
+		{
+			name:         "built-in overlays need no context",
+			src:          "overlays: [custom-builds]\nkind: runtime\n",
+			pin:          nixsets.DefaultPin(),
+			wantSource:   nixsets.NixpkgsSource{URL: nixsets.DefaultPin().TarballURL(), SHA256: nixsets.DefaultPin().SHA256},
+			wantConfig:   map[string]any{"allowUnfree": false},
+			wantOverlays: []string{"/laingfile/overlays/custom-builds.nix"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := parseTestFile(t, tt.src)
+			req := NixRequest(f, f.Targets[0], "x86_64-linux", tt.pin)
+			if req.Nixpkgs != tt.wantSource {
+				t.Errorf("nixpkgs = %+v, want %+v", req.Nixpkgs, tt.wantSource)
+			}
+			if !reflect.DeepEqual(req.Config, tt.wantConfig) {
+				t.Errorf("config = %v, want %v", req.Config, tt.wantConfig)
+			}
+			if tt.wantOverlays == nil {
+				tt.wantOverlays = []string{}
+			}
+			if !reflect.DeepEqual(req.Overlays, tt.wantOverlays) {
+				t.Errorf("overlays = %v, want %v", req.Overlays, tt.wantOverlays)
+			}
+			if UsesContext(req) != tt.wantContext {
+				t.Errorf("UsesContext = %v", UsesContext(req))
+			}
+		})
+	}
+}
+
+func TestNixRequestProjectPackages(t *testing.T) {
+	f := parseTestFile(t, "kind: runtime\nsets: [base]\npackages: [./nix/app.nix, jq]\n")
+	req := NixRequest(f, f.Targets[0], "x86_64-linux", nixsets.DefaultPin())
+	if req.Packages[0] != (nixsets.RequestPackage{File: "/context/nix/app.nix"}) {
+		t.Errorf("first package = %+v, want the file in the mounted context", req.Packages[0])
+	}
+	if !UsesContext(req) {
+		t.Error("a package file needs the build context")
+	}
+	if !slices.Contains(req.Packages, nixsets.RequestPackage{Attr: "jq"}) {
+		t.Errorf("packages = %+v", req.Packages)
+	}
+}
+
+// buildStepExec returns the build step's exec op.
+func buildStepExec(t *testing.T, step NixStep) *pb.ExecOp {
+	t.Helper()
+	st, err := step.State(ocispecs.Platform{OS: "linux", Architecture: "amd64"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	all, _ := ops(t, st)
+	for _, op := range all {
+		if e := op.GetExec(); e != nil && slices.Contains(e.Meta.Args, "/laingfile/build.sh") {
+			return e
+		}
+	}
+	t.Fatal("no exec of build.sh")
+	return nil
+}
+
+func TestNixStepSubstituters(t *testing.T) {
+	const key1 = "cache.nixos.org-1:6NCHdD59X431o0gWypbMrAURkbJ16ZPMQFGspcDShjY="
+	const key2 = "cache.example.com-1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
+	f := parseTestFile(t, `substituters:
+  - {url: https://nix-community.cachix.org, publicKey: `+key1+`}
+  - url: https://cache.example.com:8443/nix
+    publicKey: [`+key2+`]
+    secret: cachetoken
+    login: ci
+kind: runtime
+`)
+	step := NixStep{
+		Builder:      bkllb.Image("example.com/nix"),
+		BuilderID:    "example.com/nix",
+		Request:      NixRequest(f, f.Targets[0], "x86_64-linux", nixsets.DefaultPin()),
+		Substituters: f.Substituters,
+	}
+	exec := buildStepExec(t, step)
+	env := map[string]string{}
+	for _, e := range exec.Meta.Env {
+		k, v, _ := strings.Cut(e, "=")
+		env[k] = v
+	}
+	want := map[string]string{
+		"LAINGFILE_SUBSTITUTERS":        "https://nix-community.cachix.org https://cache.example.com:8443/nix",
+		"LAINGFILE_TRUSTED_PUBLIC_KEYS": key1 + " " + key2,
+		"LAINGFILE_NETRC":               "cache.example.com,ci," + secretDir + "/1",
+	}
+	for k, v := range want {
+		if env[k] != v {
+			t.Errorf("%s = %q, want %q", k, env[k], v)
+		}
+	}
+	var secrets []string
+	for _, m := range exec.Mounts {
+		if m.MountType == pb.MountType_SECRET {
+			secrets = append(secrets, m.Dest+"="+m.SecretOpt.ID)
+			if m.SecretOpt.Optional {
+				t.Errorf("secret %s is optional: a build without it would go on without the cache's token", m.SecretOpt.ID)
+			}
+		}
+	}
+	if !reflect.DeepEqual(secrets, []string{secretDir + "/1=cachetoken"}) {
+		t.Errorf("secret mounts = %v", secrets)
+	}
+
+	// Without substituters the step has none of it.
+	step.Substituters = nil
+	for _, e := range buildStepExec(t, step).Meta.Env {
+		if strings.HasPrefix(e, "LAINGFILE_SUBSTITUTERS=") || strings.HasPrefix(e, "LAINGFILE_NETRC=") {
+			t.Errorf("env %s without substituters", e)
+		}
+	}
+}
+
+func TestNixStepRequestJSON(t *testing.T) {
+	f := parseTestFile(t, "kind: runtime\n")
+	step := NixStep{Builder: bkllb.Image("example.com/nix"), Request: NixRequest(f, f.Targets[0], "x86_64-linux", nixsets.DefaultPin())}
+	st, err := step.State(ocispecs.Platform{OS: "linux", Architecture: "amd64"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	all, _ := ops(t, st)
+	var request []byte
+	for _, op := range all {
+		for _, a := range op.GetFile().GetActions() {
+			if mk := a.GetMkfile(); mk != nil && mk.Path == "/request.json" {
+				request = mk.Data
+			}
+		}
+	}
+	var req nixsets.Request
+	if err := json.Unmarshal(request, &req); err != nil {
+		t.Fatalf("request.json: %v\n%s", err, request)
+	}
+	if req.Nixpkgs.URL != nixsets.DefaultPin().TarballURL() || req.Config["allowUnfree"] != false {
+		t.Errorf("request = %+v", req)
+	}
+}
