@@ -6,6 +6,7 @@ package frontend
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"time"
@@ -69,7 +70,7 @@ func Build(ctx context.Context, c gwclient.Client) (res *gwclient.Result, err er
 
 	target := file.Target(bc.Target)
 	if target == nil {
-		return nil, unknownTarget(file, bc.Target)
+		return nil, file.UnknownTargetError(bc.Target)
 	}
 	epoch, err := sourceDateEpoch(bc.BuildArgs)
 	if err != nil {
@@ -83,20 +84,37 @@ func Build(ctx context.Context, c gwclient.Client) (res *gwclient.Result, err er
 		target: target,
 		source: src.SourceMap,
 		epoch:  epoch,
-		merge:  llbCaps.Supports(pb.CapMergeOp) == nil && !truthy(bc.BuildArgs[argDisableMerge]),
+		merge:  llbCaps.Supports(pb.CapMergeOp) == nil,
 	}
-	if !b.merge {
+	// Once for all platforms: the pin (reading a flake.lock), and the Nix files the build
+	// context must have.
+	if b.pin, err = choosePin(ctx, file.Nixpkgs, b.readContextFile); err != nil {
+		var pe pinError
+		if errors.As(err, &pe) {
+			return nil, located(pe.err, src.SourceMap, pe.ranges...)
+		}
+		return nil, err
+	}
+	named, err := bc.NamedContext(ContextNixpkgs, dockerui.ContextOpt{})
+	if err != nil {
+		return nil, err
+	}
+	b.namedNixpkgs = named != nil
+	if err := b.checkNixFiles(ctx); err != nil {
+		return nil, err
+	}
+	switch {
+	case !b.merge:
 		src.Warn(ctx, "this builder has no MergeOp (Docker's classic image store?): layers are chained, so a change re-creates every layer above it; use a docker-container builder or the containerd image store for independent layers", gwclient.WarnOpts{})
+	case truthy(bc.BuildArgs[argDisableMerge]):
+		// Asked for: chain the layers, as builders without MergeOp do, without a warning.
+		b.merge = false
 	}
 	rb, err := bc.Build(ctx, b.build)
 	if err != nil {
 		return nil, err
 	}
 	return rb.Finalize()
-}
-
-func unknownTarget(f *laingfile.File, name string) error {
-	return fmt.Errorf("unknown target %q%s; the Laingfile defines: %v", name, laingfile.DidYouMean(name, f.TargetNames()), f.TargetNames())
 }
 
 // sourceDateEpoch returns SOURCE_DATE_EPOCH, or nil when the build did not set it.

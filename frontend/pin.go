@@ -91,15 +91,7 @@ func (b *targetBuild) readContextFile(ctx context.Context, rel string) ([]byte, 
 	if err != nil {
 		return nil, err
 	}
-	def, err := st.Marshal(ctx)
-	if err != nil {
-		return nil, err
-	}
-	res, err := b.client.Solve(ctx, gwclient.SolveRequest{Definition: def.ToPB()})
-	if err != nil {
-		return nil, err
-	}
-	ref, err := res.SingleRef()
+	ref, err := b.solve(ctx, *st)
 	if err != nil {
 		return nil, err
 	}

@@ -74,39 +74,95 @@ func (b *targetBuild) checkedContext(ctx context.Context) (*llb.State, error) {
 	if err != nil {
 		return nil, err
 	}
-	def, err := st.Marshal(ctx)
-	if err != nil {
-		return nil, err
-	}
-	res, err := b.client.Solve(ctx, gwclient.SolveRequest{Definition: def.ToPB()})
-	if err != nil {
-		return nil, err
-	}
-	ref, err := res.SingleRef()
+	ref, err := b.solve(ctx, *st)
 	if err != nil {
 		return nil, err
 	}
 	var errs []error
 	var ranges []laingfile.Range
 	for _, c := range b.target.Copy {
-		src := path.Clean("/" + c.Src)
-		if strings.ContainsAny(src, "*?[") {
+		if strings.ContainsAny(c.Src, "*?[") {
 			continue // wildcards are matched by the copy itself
 		}
-		if _, err := ref.StatFile(ctx, gwclient.StatRequest{Path: src}); err == nil {
-			continue
+		if hint, missing := missingFile(ctx, ref, c.Src); missing {
+			errs = append(errs, fmt.Errorf("copy source %q not found in the build context%s", c.Src, hint))
+			ranges = append(ranges, c.Range)
 		}
-		var names []string
-		if entries, err := ref.ReadDir(ctx, gwclient.ReadDirRequest{Path: path.Dir(src)}); err == nil {
-			for _, e := range entries {
-				names = append(names, e.GetPath())
-			}
-		}
-		errs = append(errs, fmt.Errorf("copy source %q not found in the build context%s", c.Src, laingfile.DidYouMean(path.Base(src), names)))
-		ranges = append(ranges, c.Range)
 	}
 	if len(errs) > 0 {
 		return nil, located(errors.Join(errs...), b.source, ranges...)
 	}
 	return st, nil
+}
+
+// missingFile reports whether rel is missing from a build context, with a "did you mean" hint
+// from the names in its directory.
+func missingFile(ctx context.Context, ref gwclient.Reference, rel string) (string, bool) {
+	p := path.Clean("/" + rel)
+	if _, err := ref.StatFile(ctx, gwclient.StatRequest{Path: p}); err == nil {
+		return "", false
+	}
+	var names []string
+	if entries, err := ref.ReadDir(ctx, gwclient.ReadDirRequest{Path: path.Dir(p)}); err == nil {
+		for _, e := range entries {
+			names = append(names, e.GetPath())
+		}
+	}
+	return laingfile.DidYouMean(path.Base(p), names), true
+}
+
+// nixFiles are the overlay and package files a target reads from the build context.
+func nixFiles(f *laingfile.File, t *laingfile.Target) (files []string, ranges []laingfile.Range, kinds []string) {
+	for _, o := range f.Overlays {
+		if o.Path != "" {
+			files, ranges, kinds = append(files, o.Path), append(ranges, o.Range), append(kinds, "overlay")
+		}
+	}
+	for _, p := range t.Packages {
+		if p.Path != "" {
+			files, ranges, kinds = append(files, p.Path), append(ranges, p.Range), append(kinds, "package file")
+		}
+	}
+	return files, ranges, kinds
+}
+
+// checkNixFiles reports overlay and package files that the build context lacks, each at its
+// line, before Nix would (with a path inside the build step that the user never wrote).
+func (b *targetBuild) checkNixFiles(ctx context.Context) error {
+	files, fileRanges, kinds := nixFiles(b.file, b.target)
+	if len(files) == 0 {
+		return nil
+	}
+	st, err := b.bc.MainContext(ctx)
+	if err != nil {
+		return err
+	}
+	ref, err := b.solve(ctx, *st)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	var ranges []laingfile.Range
+	for i, f := range files {
+		if hint, missing := missingFile(ctx, ref, f); missing {
+			errs = append(errs, fmt.Errorf("%s %q not found in the build context%s", kinds[i], f, hint))
+			ranges = append(ranges, fileRanges[i])
+		}
+	}
+	if len(errs) > 0 {
+		return located(errors.Join(errs...), b.source, ranges...)
+	}
+	return nil
+}
+
+// missingSecret explains BuildKit's "secret <id>: not found" for a binary cache's secret at
+// its Laingfile entry; other errors pass unchanged. The new error does not wrap BuildKit's:
+// BuildKit would report the wrapped error's own message instead.
+func (b *targetBuild) missingSecret(err error) error {
+	for _, s := range b.file.Substituters {
+		if s.Secret != "" && strings.Contains(err.Error(), "secret "+s.Secret+": not found") {
+			return located(fmt.Errorf("the binary cache %s needs the build secret %q: pass it with --secret id=%s,src=FILE (or env=VARIABLE)", s.URL, s.Secret, s.Secret), b.source, s.Range)
+		}
+	}
+	return err
 }

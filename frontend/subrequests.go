@@ -41,10 +41,22 @@ func subrequests(f *laingfile.File, sm *llb.SourceMap) dockerui.RequestHandler {
 					{Name: argSourceDateEpoch, Description: "image creation time, seconds since 1970 (default 1)"},
 					{Name: argDisableMerge, Description: "chain layers instead of merging them (what builders without MergeOp do)"},
 				},
+				Secrets: secrets(f),
 				Sources: [][]byte{sm.Data},
 			}, nil
 		},
 	}
+}
+
+// secrets are the build secrets the Laingfile's binary caches need.
+func secrets(f *laingfile.File) []outline.Secret {
+	var out []outline.Secret
+	for _, s := range f.Substituters {
+		if s.Secret != "" {
+			out = append(out, outline.Secret{Name: s.Secret, Required: true, Location: &pb.Location{Ranges: []*pb.Range{pbRange(s.Range)}}})
+		}
+	}
+	return out
 }
 
 func describeTarget(t *laingfile.Target) string {

@@ -28,6 +28,10 @@ type targetBuild struct {
 	source *llb.SourceMap
 	epoch  *time.Time
 	merge  bool
+	// pin is the nixpkgs the Laingfile asks for; namedNixpkgs is set when the `nixpkgs` named
+	// context replaces it.
+	pin          pinChoice
+	namedNixpkgs bool
 }
 
 func (b *targetBuild) build(ctx context.Context, platform *ocispecs.Platform, _ int) (*dockerui.BuildResult, error) {
@@ -73,16 +77,7 @@ func (b *targetBuild) build(ctx context.Context, platform *ocispecs.Platform, _ 
 		layers = append(layers, copies...)
 	}
 
-	st := lfllb.Assemble(layers, b.merge)
-	def, err := st.Marshal(ctx, llb.Platform(target))
-	if err != nil {
-		return nil, err
-	}
-	res, err := b.client.Solve(ctx, gwclient.SolveRequest{Definition: def.ToPB(), CacheImports: b.bc.CacheImports})
-	if err != nil {
-		return nil, err
-	}
-	ref, err := res.SingleRef()
+	ref, err := b.solve(ctx, lfllb.Assemble(layers, b.merge), llb.Platform(target))
 	if err != nil {
 		return nil, err
 	}
@@ -126,21 +121,13 @@ func (b *targetBuild) nixStep(ctx context.Context, system string, buildPlatform 
 		return lfllb.NixStep{}, nixsets.Pin{}, err
 	}
 
-	pin := nixsets.DefaultPin()
-	if p := b.file.Nixpkgs; p != nil && p.Rev != "" {
-		pin = nixsets.Pin{Rev: p.Rev, SHA256: p.SHA256}
-	}
-	req := lfllb.NixRequest(b.file, b.target, system, pin)
-	if p := b.file.Nixpkgs; p != nil && p.URL != "" {
-		req.Nixpkgs = nixsets.NixpkgsSource{URL: p.URL, SHA256: p.SHA256}
-		pin = nixsets.Pin{}
-	}
-
+	pin := b.pin.Pin
 	step := lfllb.NixStep{
 		Builder:       builder,
 		BuilderID:     builderHead.String(),
 		BuildPlatform: buildPlatform,
-		Request:       req,
+		Request:       lfllb.NixRequest(b.file, b.target, system, pin),
+		Substituters:  b.file.Substituters,
 		Constraints:   []llb.ConstraintsOpt{location(b.source, packageRanges(b.target)...)},
 	}
 	nixpkgs, err := b.bc.NamedContext(ContextNixpkgs, dockerui.ContextOpt{})
@@ -153,7 +140,9 @@ func (b *targetBuild) nixStep(ctx context.Context, system string, buildPlatform 
 			return lfllb.NixStep{}, nixsets.Pin{}, fmt.Errorf("loading the %q build context: %w", ContextNixpkgs, err)
 		}
 		step.Nixpkgs = st
-		step.Request = lfllb.WithNixpkgsDir(req)
+		step.Request = lfllb.WithNixpkgsDir(step.Request)
+		// The image cannot name a source that came from a build context.
+		pin = nixsets.Pin{}
 	}
 	if lfllb.UsesContext(step.Request) {
 		mainContext, err := b.bc.MainContext(ctx)
@@ -193,17 +182,9 @@ func (b *targetBuild) builder(ctx context.Context, buildPlatform ocispecs.Platfo
 // realise solves the Nix build step and reads its reports back: problems with the requested
 // packages become located errors; otherwise the closure and the profile.
 func (b *targetBuild) realise(ctx context.Context, nixOut llb.State, target ocispecs.Platform) (lfllb.Facts, error) {
-	def, err := nixOut.Marshal(ctx, llb.Platform(target))
+	ref, err := b.solve(ctx, nixOut, llb.Platform(target))
 	if err != nil {
-		return lfllb.Facts{}, err
-	}
-	res, err := b.client.Solve(ctx, gwclient.SolveRequest{Definition: def.ToPB(), CacheImports: b.bc.CacheImports})
-	if err != nil {
-		return lfllb.Facts{}, err
-	}
-	ref, err := res.SingleRef()
-	if err != nil {
-		return lfllb.Facts{}, err
+		return lfllb.Facts{}, b.missingSecret(err)
 	}
 	read := func(name string) ([]byte, error) {
 		return ref.ReadFile(ctx, gwclient.ReadRequest{Filename: path.Join(lfllb.OutputDir, name)})
@@ -211,11 +192,15 @@ func (b *targetBuild) realise(ctx context.Context, nixOut llb.State, target ocis
 
 	data, err := read("report.json")
 	if err != nil {
-		return lfllb.Facts{}, fmt.Errorf("the Nix build step left no report: %w", err)
+		// The step runs when its output is first read: here.
+		return lfllb.Facts{}, b.missingSecret(fmt.Errorf("the Nix build step left no report: %w", err))
 	}
 	var report nixsets.Report
 	if err := json.Unmarshal(data, &report); err != nil {
 		return lfllb.Facts{}, fmt.Errorf("the Nix build step's report is not valid JSON: %w", err)
+	}
+	if report.HashMismatch != nil {
+		return lfllb.Facts{}, b.hashMismatch(report.HashMismatch)
 	}
 	if len(report.Problems) > 0 {
 		return lfllb.Facts{}, b.packageProblems(report.Problems)
@@ -271,4 +256,17 @@ func packageRanges(t *laingfile.Target) []laingfile.Range {
 		ranges = append(ranges, t.KindRange)
 	}
 	return ranges
+}
+
+// solve solves a state, with the build's cache imports, and returns its result.
+func (b *targetBuild) solve(ctx context.Context, st llb.State, opts ...llb.ConstraintsOpt) (gwclient.Reference, error) {
+	def, err := st.Marshal(ctx, opts...)
+	if err != nil {
+		return nil, err
+	}
+	res, err := b.client.Solve(ctx, gwclient.SolveRequest{Definition: def.ToPB(), CacheImports: b.bc.CacheImports})
+	if err != nil {
+		return nil, err
+	}
+	return res.SingleRef()
 }

@@ -23,8 +23,8 @@ type ImageInput struct {
 	Layers   []Layer
 	// Created is the image's creation time: SOURCE_DATE_EPOCH, else Unix 1.
 	Created time.Time
-	// Pin is the nixpkgs the image was built from, for NIX_PATH and labels ("" rev when a
-	// build context replaced it).
+	// Pin is the nixpkgs the image was built from, for NIX_PATH and labels (the zero Pin when
+	// a build context replaced it).
 	Pin nixsets.Pin
 	// ExtraLabels come from the build command (--label).
 	ExtraLabels map[string]string
@@ -49,7 +49,7 @@ func ImageConfig(in ImageInput) (*dockerspec.DockerOCIImage, error) {
 	switch t.Kind {
 	case laingfile.KindDevcontainer:
 		env = append(env, "PATH="+t.User.Home+"/.nix-profile/bin:"+profileLink+"/bin:/usr/bin:/bin")
-		if in.Pin.Rev != "" {
+		if !in.Pin.IsZero() {
 			env = append(env, "NIX_PATH=nixpkgs="+in.Pin.TarballURL())
 		}
 	default:

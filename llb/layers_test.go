@@ -116,13 +116,13 @@ func TestPlanLayersGroupsSmallPathsByOwner(t *testing.T) {
 		{
 			name: "big paths alone, small ones by owner", roots: []string{"bash-5.2", "python3-3.12.8", "pip-24.0"},
 			owners: []Owner{base, python}, budget: 5,
-			want: [][]string{{"glibc-2.40"}, {"bash-5.2"}, {"python3-3.12.8"}, {"zlib-1.3", "ncurses-6.5"}, {"libffi-3.4", "pip-24.0"}},
+			want:  [][]string{{"glibc-2.40"}, {"bash-5.2"}, {"python3-3.12.8"}, {"zlib-1.3", "ncurses-6.5"}, {"libffi-3.4", "pip-24.0"}},
 			small: DefaultSmallPath,
 		},
 		{
 			name: "the limit doubles until the plan fits", roots: []string{"bash-5.2", "python3-3.12.8", "pip-24.0"},
 			owners: []Owner{base, python}, budget: 4,
-			want: [][]string{{"glibc-2.40"}, {"python3-3.12.8"}, {"zlib-1.3", "ncurses-6.5", "bash-5.2"}, {"libffi-3.4", "pip-24.0"}},
+			want:  [][]string{{"glibc-2.40"}, {"python3-3.12.8"}, {"zlib-1.3", "ncurses-6.5", "bash-5.2"}, {"libffi-3.4", "pip-24.0"}},
 			small: 4 << 20,
 		},
 		{

@@ -84,8 +84,10 @@ let
     allowSubstitutes = false;
   };
 
+  # An attribute that fails to evaluate counts as missing; deepSeq makes the store paths fail
+  # inside tryEval rather than later, when the report is printed.
   infoOf = attr:
-    let r = builtins.tryEval (let l = lookup attr; in if l.ok then outPathsOf l.value else [ ]);
+    let r = builtins.tryEval (let l = lookup attr; v = if l.ok then outPathsOf l.value else [ ]; in builtins.deepSeq v v);
     in if r.success then r.value else [ ];
 in
 {

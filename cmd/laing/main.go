@@ -1,5 +1,5 @@
-// Command laing is the Laingfile user CLI: it lists the package sets and shows an image's
-// layers with their store paths, and what images share.
+// Command laing is the Laingfile user CLI: it lists the package sets, shows an image's layers
+// with their store paths and what images share, and updates a Laingfile's nixpkgs pin.
 package main
 
 import (
@@ -20,6 +20,13 @@ commands:
                                    of each downloads when another is present.
                                    IMAGE is a registry reference or oci-layout://DIR[:TAG]
   sets                             the package sets and their nixpkgs attributes
+  pin update [--branch B] [--remote URL] [FILE]
+                                   set FILE's (default Laingfile) nixpkgs pin to the newest
+                                   commit of branch B (default nixpkgs-unstable) of the git
+                                   repository URL (default https://github.com/NixOS/nixpkgs)
+                                   and its NAR hash, keeping the rest of the file as it is
+  pin update --print [--branch B] [--remote URL]
+                                   print that pin (rev and sha256) instead
 `
 
 func main() {
@@ -53,6 +60,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stdout, "%-13s %s\n", s.Name, strings.Join(s.Attrs, " "))
 		}
 		return 0
+	case "pin":
+		return pinCommand(args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0

@@ -100,6 +100,11 @@ func SetPin(filename string, data []byte, rev, sha256 string) ([]byte, error) {
 			}
 		}
 		var insert []string
+		for _, e := range []*entry{site.rev, site.hash} {
+			if e != nil && site.offset(e.val.rng.End) <= site.offset(e.val.rng.Start) {
+				return nil, fail(e, "cannot tell where the value of nixpkgs.%s ends; edit it by hand", e.key)
+			}
+		}
 		replace := func(e *entry, key, value string) {
 			if e == nil {
 				insert = append(insert, key+": "+value)

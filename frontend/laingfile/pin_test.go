@@ -112,3 +112,29 @@ func TestReadPin(t *testing.T) {
 		}
 	}
 }
+
+// FuzzSetPin checks that no input makes the pin rewrite panic, and that a rewrite it accepts
+// reads back as the pin it was given.
+func FuzzSetPin(f *testing.F) {
+	for _, s := range append(fuzzSeeds,
+		"nixpkgs:\n  rev: "+rev+"\n  sha256: "+hash+"\nkind: runtime\n",
+		"nixpkgs: {config: {}}\n",
+		"nixpkgs:\n",
+		"# c\r\nnixpkgs: {rev: \""+rev+"\"}\r\n",
+		"nixpkgs: {<<: {rev: x}, sha256: y}\n",
+	) {
+		f.Add([]byte(s))
+	}
+	const newRev = "0123456789abcdef0123456789abcdef01234567"
+	const newHash = "sha256-AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
+	f.Fuzz(func(t *testing.T, data []byte) {
+		out, err := SetPin("Laingfile", data, newRev, newHash)
+		if err != nil {
+			return
+		}
+		got, err := ReadPin("Laingfile", out)
+		if err != nil || got.Rev != newRev || got.SHA256 != newHash {
+			t.Fatalf("SetPin gave %q, which reads back as %+v, %v", out, got, err)
+		}
+	})
+}

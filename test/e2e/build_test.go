@@ -63,6 +63,22 @@ func storeLayers(t *testing.T, img v1.Image) (byPath map[string]v1.Hash, pathCou
 	return byPath, pathCount, nonEmpty
 }
 
+// assertBuiltFor checks that the image's binaries (the ELF in the fixture's bash) are for the
+// platform ("linux/amd64", "linux/arm64").
+func assertBuiltFor(t *testing.T, img v1.Image, platform string) {
+	t.Helper()
+	want := map[string]elf.Machine{"linux/amd64": elf.EM_X86_64, "linux/arm64": elf.EM_AARCH64}[platform]
+	machines := elfMachines(t, img, "-bash-")
+	if len(machines) == 0 {
+		t.Errorf("%s: no ELF file in the bash store path", platform)
+	}
+	for _, m := range machines {
+		if m != want {
+			t.Errorf("%s: bash is built for %v, want %v", platform, m, want)
+		}
+	}
+}
+
 // elfMachines returns the ELF machine of every executable in the bin/ of the store paths whose
 // name contains fragment.
 func elfMachines(t *testing.T, img v1.Image, fragment string) []elf.Machine {
@@ -143,17 +159,7 @@ func TestPythonExampleBothKindsBothPlatforms(t *testing.T) {
 			t.Errorf("%s: the images share no single-path layer", platform)
 		}
 
-		// Binaries are for the target platform.
-		want := map[string]elf.Machine{"linux/amd64": elf.EM_X86_64, "linux/arm64": elf.EM_AARCH64}[platform]
-		machines := elfMachines(t, run, "-bash-")
-		if len(machines) == 0 {
-			t.Errorf("%s: found no ELF binaries in bash", platform)
-		}
-		for _, m := range machines {
-			if m != want {
-				t.Errorf("%s: bash binary is %v, want %v", platform, m, want)
-			}
-		}
+		assertBuiltFor(t, run, platform)
 
 		// Config and labels as the Laingfile says.
 		devCfg, _ := dev.ConfigFile()

@@ -18,6 +18,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/moby/buildkit/client"
+	"github.com/moby/buildkit/session/secrets/secretsprovider"
 	"github.com/moby/buildkit/util/progress/progressui"
 	"github.com/tonistiigi/fsutil"
 
@@ -37,6 +38,14 @@ type buildRequest struct {
 	BuildArgs map[string]string
 	// NixpkgsDir replaces the fixture universe (the default).
 	NixpkgsDir string
+	// NoNixpkgsContext passes no `nixpkgs` named context, so that the build step fetches the
+	// Laingfile's pin.
+	NoNixpkgsContext bool
+	// Secrets are BuildKit secrets by id (--secret id=…).
+	Secrets map[string][]byte
+	// Exports replace the push to the registry; CacheExports export the build cache.
+	Exports      []client.ExportEntry
+	CacheExports []client.CacheOptionsEntry
 	// Client is the daemon to build on (default: the environment's).
 	Client *client.Client
 }
@@ -76,6 +85,9 @@ func runBuild(t *testing.T, req buildRequest) (*buildResult, error) {
 		"context:" + frontend.ContextBuilder: "docker-image://" + builder,
 		"context:" + frontend.ContextNixpkgs: "local:nixpkgs",
 	}
+	if req.NoNixpkgsContext {
+		delete(attrs, "context:"+frontend.ContextNixpkgs)
+	}
 	if req.Target != "" {
 		attrs["target"] = req.Target
 	}
@@ -92,6 +104,11 @@ func runBuild(t *testing.T, req buildRequest) (*buildResult, error) {
 			"nixpkgs":    nixpkgsFS,
 		},
 		FrontendAttrs: attrs,
+		Exports:       req.Exports,
+		CacheExports:  req.CacheExports,
+	}
+	if req.Secrets != nil {
+		opt.Session = append(opt.Session, secretsprovider.FromMap(req.Secrets))
 	}
 	if req.Push != "" {
 		opt.Exports = []client.ExportEntry{{
