@@ -7,13 +7,13 @@ package llb
 import (
 	"bufio"
 	"bytes"
-	"encoding/base64"
-	"encoding/hex"
 	"fmt"
 	"path"
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/laingville/laingfile/internal/nar"
 )
 
 // StorePath is one entry of a closure manifest.
@@ -110,53 +110,12 @@ func ParseRegistration(data []byte) (Closure, error) {
 	return out, nil
 }
 
-// nixBase32Alphabet is Nix's base32 alphabet (no e, o, u, t).
-const nixBase32Alphabet = "0123456789abcdfghijklmnpqrsvwxyz"
-
 // sriHash converts the NAR hash forms Nix prints (bare base16, "sha256:" with base16 or Nix
 // base32, or SRI) to SRI.
 func sriHash(s string) (string, error) {
-	if strings.HasPrefix(s, "sha256-") {
-		return s, nil
+	sum, ok := nar.ParseSHA256(s)
+	if !ok {
+		return "", fmt.Errorf("bad NAR hash %q: expected a sha256 in base16, Nix base32 or SRI form", s)
 	}
-	s = strings.TrimPrefix(s, "sha256:")
-	var digest []byte
-	switch len(s) {
-	case 64:
-		d, err := hex.DecodeString(s)
-		if err != nil {
-			return "", fmt.Errorf("bad NAR hash %q", s)
-		}
-		digest = d
-	case 52:
-		d, err := decodeNixBase32(s, 32)
-		if err != nil {
-			return "", err
-		}
-		digest = d
-	default:
-		return "", fmt.Errorf("bad NAR hash %q: expected a sha256 in base16 or Nix base32", s)
-	}
-	return "sha256-" + base64.StdEncoding.EncodeToString(digest), nil
-}
-
-// decodeNixBase32 decodes Nix's base32, which reads the string from its last character.
-func decodeNixBase32(s string, size int) ([]byte, error) {
-	out := make([]byte, size)
-	for n := 0; n < len(s); n++ {
-		c := s[len(s)-n-1]
-		digit := strings.IndexByte(nixBase32Alphabet, c)
-		if digit < 0 {
-			return nil, fmt.Errorf("bad NAR hash: %q is not a Nix base32 character", c)
-		}
-		b := n * 5
-		i, j := b/8, b%8
-		out[i] |= byte(digit << j)
-		if i+1 < size {
-			out[i+1] |= byte(digit >> (8 - j))
-		} else if digit>>(8-j) != 0 {
-			return nil, fmt.Errorf("bad NAR hash %q: too long", s)
-		}
-	}
-	return out, nil
+	return nar.SRI(sum), nil
 }

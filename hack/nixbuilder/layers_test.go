@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"reflect"
 	"testing"
+
+	"github.com/laingville/laingfile/internal/nar/nartest"
 )
 
 type hdrSummary struct {
@@ -110,7 +112,7 @@ func TestLayerTar(t *testing.T) {
 }
 
 func TestStorePathEntries(t *testing.T) {
-	dir := writeSampleTree(t)
+	dir := nartest.SampleTree(t)
 	// The disk's modes and times must not matter, only the executable bit.
 	if err := os.Chmod(filepath.Join(dir, "a.txt"), 0o600); err != nil {
 		t.Fatal(err)

@@ -218,7 +218,7 @@ func hashTree(dir string) (hashedTree, error) {
 
 func (t hashedTree) storePath(name string) storePath {
 	return storePath{
-		path:    sourceStorePath(name, t.narHash, t.refs),
+		path:    nar.SourceStorePath(name, t.narHash, t.refs),
 		src:     t.dir,
 		refs:    t.refs,
 		narHash: t.narHash,
