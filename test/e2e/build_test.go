@@ -15,17 +15,21 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/moby/buildkit/client"
-	"github.com/moby/buildkit/solver/errdefs"
 
 	"github.com/laingville/laingfile/test/testenv"
 )
 
 const bothPlatforms = "linux/amd64,linux/arm64"
 
-// storeLayers maps each single-store-path layer of an image to its layer digest, from the
-// history entries the frontend writes ("nix: /nix/store/…"), and counts the store paths in all
-// store layers.
-func storeLayers(t *testing.T, img v1.Image) (byPath map[string]v1.Hash, pathCount int, history []v1.History) {
+// imageLayer is a layer with the history entry that describes it.
+type imageLayer struct {
+	CreatedBy string
+	Layer     v1.Layer
+}
+
+// layersWithHistory pairs an image's layers with their history entries: the frontend writes
+// one per layer.
+func layersWithHistory(t *testing.T, img v1.Image) []imageLayer {
 	t.Helper()
 	cfg, err := img.ConfigFile()
 	if err != nil {
@@ -35,32 +39,62 @@ func storeLayers(t *testing.T, img v1.Image) (byPath map[string]v1.Hash, pathCou
 	if err != nil {
 		t.Fatal(err)
 	}
-	var nonEmpty []v1.History
+	var out []imageLayer
 	for _, h := range cfg.History {
 		if !h.EmptyLayer {
-			nonEmpty = append(nonEmpty, h)
+			out = append(out, imageLayer{CreatedBy: h.CreatedBy})
 		}
 	}
-	if len(nonEmpty) != len(layers) {
-		t.Fatalf("%d layers but %d history entries", len(layers), len(nonEmpty))
+	if len(out) != len(layers) {
+		t.Fatalf("%d layers but %d history entries", len(layers), len(out))
 	}
+	for i := range out {
+		out[i].Layer = layers[i]
+	}
+	return out
+}
+
+// eachEntry calls fn for every entry of a layer's tar, with a reader of its contents.
+func eachEntry(t *testing.T, l v1.Layer, fn func(hdr *tar.Header, contents io.Reader)) {
+	t.Helper()
+	rc, err := l.Uncompressed()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	tr := tar.NewReader(rc)
+	for {
+		hdr, err := tr.Next()
+		if err != nil {
+			return
+		}
+		fn(hdr, tr)
+	}
+}
+
+// storeLayers maps each single-store-path layer of an image to its layer digest, from the
+// history entries the frontend writes ("nix: /nix/store/…"), and counts the store paths in all
+// store layers.
+func storeLayers(t *testing.T, img v1.Image) (byPath map[string]v1.Hash, pathCount int, layers []imageLayer) {
+	t.Helper()
+	layers = layersWithHistory(t, img)
 	byPath = map[string]v1.Hash{}
-	for i, h := range nonEmpty {
-		paths, ok := strings.CutPrefix(h.CreatedBy, "nix: ")
+	for _, l := range layers {
+		paths, ok := strings.CutPrefix(l.CreatedBy, "nix: ")
 		if !ok {
 			continue
 		}
 		fields := strings.Fields(paths)
 		pathCount += len(fields)
 		if len(fields) == 1 {
-			d, err := layers[i].Digest()
+			d, err := l.Layer.Digest()
 			if err != nil {
 				t.Fatal(err)
 			}
 			byPath[fields[0]] = d
 		}
 	}
-	return byPath, pathCount, nonEmpty
+	return byPath, pathCount, layers
 }
 
 // assertBuiltFor checks that the image's binaries (the ELF in the fixture's bash) are for the
@@ -83,36 +117,20 @@ func assertBuiltFor(t *testing.T, img v1.Image, platform string) {
 // name contains fragment.
 func elfMachines(t *testing.T, img v1.Image, fragment string) []elf.Machine {
 	t.Helper()
-	cfg, _ := img.ConfigFile()
-	layers, _ := img.Layers()
 	var machines []elf.Machine
-	i := 0
-	for _, h := range cfg.History {
-		if h.EmptyLayer {
+	for _, l := range layersWithHistory(t, img) {
+		if !strings.HasPrefix(l.CreatedBy, "nix: ") || !strings.Contains(l.CreatedBy, fragment) {
 			continue
 		}
-		if strings.HasPrefix(h.CreatedBy, "nix: ") && strings.Contains(h.CreatedBy, fragment) {
-			rc, err := layers[i].Uncompressed()
-			if err != nil {
-				t.Fatal(err)
+		eachEntry(t, l.Layer, func(hdr *tar.Header, contents io.Reader) {
+			if hdr.Typeflag != tar.TypeReg || !strings.Contains(hdr.Name, "/bin/") {
+				return
 			}
-			tr := tar.NewReader(rc)
-			for {
-				hdr, err := tr.Next()
-				if err != nil {
-					break
-				}
-				if hdr.Typeflag != tar.TypeReg || !strings.Contains(hdr.Name, "/bin/") {
-					continue
-				}
-				data, _ := io.ReadAll(tr)
-				if f, err := elf.NewFile(bytes.NewReader(data)); err == nil {
-					machines = append(machines, f.Machine)
-				}
+			data, _ := io.ReadAll(contents)
+			if f, err := elf.NewFile(bytes.NewReader(data)); err == nil {
+				machines = append(machines, f.Machine)
 			}
-			rc.Close()
-		}
-		i++
+		})
 	}
 	return machines
 }
@@ -277,28 +295,7 @@ func TestErrorsPointAtTheLaingfile(t *testing.T) {
 			dir := t.TempDir()
 			writeFiles(t, dir, map[string]string{"Laingfile": tt.laingfile})
 			writeFiles(t, dir, tt.files)
-			_, err := runBuild(t, buildRequest{Dir: dir, Target: tt.target, Platforms: "linux/amd64"})
-			if err == nil {
-				t.Fatal("the build succeeded")
-			}
-			if !strings.Contains(err.Error(), tt.wantMsg) {
-				t.Fatalf("error %q does not contain %q", err, tt.wantMsg)
-			}
-			if strings.Contains(err.Error(), "goroutine ") || strings.Contains(err.Error(), "panic") {
-				t.Fatalf("error leaks Go internals: %v", err)
-			}
-			if tt.wantLine == 0 {
-				return
-			}
-			var line int32
-			for _, src := range errdefs.Sources(err) {
-				if src.Info.GetFilename() == "Laingfile" && len(src.Ranges) > 0 {
-					line = src.Ranges[0].GetStart().GetLine()
-				}
-			}
-			if line != tt.wantLine {
-				t.Fatalf("error points at Laingfile line %d, want %d: %v", line, tt.wantLine, err)
-			}
+			buildFailsAt(t, buildRequest{Dir: dir, Target: tt.target, Platforms: "linux/amd64"}, tt.wantMsg, tt.wantLine)
 		})
 	}
 }

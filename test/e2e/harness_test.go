@@ -19,6 +19,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/moby/buildkit/client"
 	"github.com/moby/buildkit/session/secrets/secretsprovider"
+	"github.com/moby/buildkit/solver/errdefs"
 	"github.com/moby/buildkit/util/progress/progressui"
 	"github.com/tonistiigi/fsutil"
 
@@ -156,6 +157,38 @@ func runBuild(t *testing.T, req buildRequest) (*buildResult, error) {
 		t.Logf("build log:\n%s", res.Log)
 	}
 	return res, err
+}
+
+// buildFailsAt runs a build that must fail with a user error: its message contains want, it
+// points at Laingfile line (0: the error has no line), and it leaks no Go internals.
+func buildFailsAt(t *testing.T, req buildRequest, want string, line int32) {
+	t.Helper()
+	_, err := runBuild(t, req)
+	if err == nil {
+		t.Fatal("the build succeeded")
+	}
+	if !strings.Contains(err.Error(), want) {
+		t.Fatalf("error:\n %v\ndoes not contain:\n %s", err, want)
+	}
+	if strings.Contains(err.Error(), "goroutine ") || strings.Contains(err.Error(), "panic") {
+		t.Fatalf("error leaks Go internals: %v", err)
+	}
+	if line == 0 {
+		return
+	}
+	if got := laingfileLine(err); got != line {
+		t.Fatalf("error points at Laingfile line %d, want %d: %v", got, line, err)
+	}
+}
+
+// laingfileLine is the first Laingfile line an error points at (0 for none).
+func laingfileLine(err error) int32 {
+	for _, src := range errdefs.Sources(err) {
+		if src.Info.GetFilename() == "Laingfile" && len(src.Ranges) > 0 {
+			return src.Ranges[0].GetStart().GetLine()
+		}
+	}
+	return 0
 }
 
 // mustBuild is runBuild for builds that have to succeed.

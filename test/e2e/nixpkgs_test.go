@@ -18,7 +18,6 @@ import (
 	"testing"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/moby/buildkit/solver/errdefs"
 
 	"github.com/laingville/laingfile/internal/nar"
 	"github.com/laingville/laingfile/test/testenv"
@@ -167,16 +166,6 @@ func tarballServer(t *testing.T, data []byte) (string, *atomic.Int32) {
 	return srv.URL + "/nixpkgs.tar.gz", &downloads
 }
 
-// laingfileLine is the first Laingfile line an error points at (0 for none).
-func laingfileLine(err error) int32 {
-	for _, src := range errdefs.Sources(err) {
-		if src.Info.GetFilename() == "Laingfile" && len(src.Ranges) > 0 {
-			return src.Ranges[0].GetStart().GetLine()
-		}
-	}
-	return 0
-}
-
 // sameStoreLayers fails unless two images have the same store paths with the same layers.
 func sameStoreLayers(t *testing.T, what string, a, b v1.Image) {
 	t.Helper()
@@ -303,16 +292,7 @@ func TestNixpkgsPins(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := t.TempDir()
 			writeFiles(t, dir, tt.files)
-			_, err := runBuild(t, buildRequest{Dir: dir, Platforms: "linux/amd64", NoNixpkgsContext: tt.noContext})
-			if err == nil {
-				t.Fatal("the build succeeded")
-			}
-			if !strings.Contains(err.Error(), tt.want) {
-				t.Fatalf("error:\n %v\ndoes not contain:\n %s", err, tt.want)
-			}
-			if line := laingfileLine(err); line != tt.wantLine {
-				t.Fatalf("error points at Laingfile line %d, want %d", line, tt.wantLine)
-			}
+			buildFailsAt(t, buildRequest{Dir: dir, Platforms: "linux/amd64", NoNixpkgsContext: tt.noContext}, tt.want, tt.wantLine)
 		})
 	}
 }

@@ -30,40 +30,18 @@ func byName(t *testing.T, img v1.Image) map[string]storePathLayer {
 	if count != len(single) {
 		t.Fatalf("%d store paths but only %d have a layer of their own", count, len(single))
 	}
-	cfg, err := img.ConfigFile()
-	if err != nil {
-		t.Fatal(err)
-	}
-	layers, err := img.Layers()
-	if err != nil {
-		t.Fatal(err)
-	}
 	out := map[string]storePathLayer{}
-	i := 0
-	for _, h := range cfg.History {
-		if h.EmptyLayer {
+	for _, l := range layersWithHistory(t, img) {
+		p, ok := strings.CutPrefix(l.CreatedBy, "nix: ")
+		if !ok {
 			continue
 		}
-		p, ok := strings.CutPrefix(h.CreatedBy, "nix: ")
-		if ok {
-			var content bytes.Buffer
-			rc, err := layers[i].Uncompressed()
-			if err != nil {
-				t.Fatal(err)
-			}
-			tr := tar.NewReader(rc)
-			for {
-				hdr, err := tr.Next()
-				if err != nil {
-					break
-				}
-				content.WriteString(hdr.Linkname + "\n")
-				_, _ = io.Copy(&content, tr)
-			}
-			rc.Close()
-			out[storeName(p)] = storePathLayer{path: p, digest: single[p], content: content.Bytes()}
-		}
-		i++
+		var content bytes.Buffer
+		eachEntry(t, l.Layer, func(hdr *tar.Header, contents io.Reader) {
+			content.WriteString(hdr.Linkname + "\n")
+			_, _ = io.Copy(&content, contents)
+		})
+		out[storeName(p)] = storePathLayer{path: p, digest: single[p], content: content.Bytes()}
 	}
 	return out
 }
@@ -294,16 +272,7 @@ func TestNixFileErrors(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := t.TempDir()
 			writeFiles(t, dir, map[string]string{"Laingfile": tt.src, "nix/app.nix": "{ hello }: hello\n", "nix/overlays.nix": "final: prev: { }\n"})
-			_, err := runBuild(t, buildRequest{Dir: dir, Platforms: "linux/amd64"})
-			if err == nil {
-				t.Fatal("the build succeeded")
-			}
-			if !strings.Contains(err.Error(), tt.want) {
-				t.Fatalf("error:\n %v\ndoes not contain:\n %s", err, tt.want)
-			}
-			if line := laingfileLine(err); line != tt.wantLine {
-				t.Fatalf("error points at Laingfile line %d, want %d", line, tt.wantLine)
-			}
+			buildFailsAt(t, buildRequest{Dir: dir, Platforms: "linux/amd64"}, tt.want, tt.wantLine)
 		})
 	}
 }
