@@ -88,38 +88,35 @@ func buildImage(a arch, nixVersion string, paths []storePath, nixPath, profile s
 	img := mutate.MediaType(empty.Image, types.OCIManifestSchema1)
 	img = mutate.ConfigMediaType(img, types.OCIConfigJSON)
 	var adds []mutate.Addendum
+	add := func(entries []tarEntry, createdBy string) error {
+		t, err := layerTar(entries)
+		if err != nil {
+			return err
+		}
+		l, err := layerOf(t)
+		if err != nil {
+			return err
+		}
+		adds = append(adds, mutate.Addendum{Layer: l, History: v1.History{
+			Created:   v1.Time{Time: epoch},
+			CreatedBy: "nixbuilder: " + createdBy,
+		}})
+		return nil
+	}
 	for _, p := range paths {
 		entries, err := storePathEntries(p.path, p.src)
 		if err != nil {
 			return nil, err
 		}
 		entries = append(entries, tarEntry{name: "nix/store", typ: tar.TypeDir, mode: 0o755})
-		t, err := layerTar(entries)
-		if err != nil {
+		if err := add(entries, p.path); err != nil {
 			return nil, err
 		}
-		l, err := layerOf(t)
-		if err != nil {
-			return nil, err
-		}
-		adds = append(adds, mutate.Addendum{Layer: l, History: v1.History{
-			Created:   v1.Time{Time: epoch},
-			CreatedBy: "nixbuilder: " + p.path,
-		}})
 	}
-	t, err := layerTar(systemEntries(nixPath, profile, db, schema))
-	if err != nil {
+	if err := add(systemEntries(nixPath, profile, db, schema), "accounts, nix.conf, Nix database, profile"); err != nil {
 		return nil, err
 	}
-	l, err := layerOf(t)
-	if err != nil {
-		return nil, err
-	}
-	adds = append(adds, mutate.Addendum{Layer: l, History: v1.History{
-		Created:   v1.Time{Time: epoch},
-		CreatedBy: "nixbuilder: accounts, nix.conf, Nix database, profile",
-	}})
-	img, err = mutate.Append(img, adds...)
+	img, err := mutate.Append(img, adds...)
 	if err != nil {
 		return nil, err
 	}
