@@ -86,8 +86,8 @@ func Build(ctx context.Context, c gwclient.Client) (res *gwclient.Result, err er
 		epoch:  epoch,
 		merge:  llbCaps.Supports(pb.CapMergeOp) == nil,
 	}
-	// Once for all platforms: the pin (reading a flake.lock), and the Nix files the build
-	// context must have.
+	// Once for all platforms: the pin (reading a flake.lock), and the files the build context
+	// must have.
 	if b.pin, err = choosePin(ctx, file.Nixpkgs, b.readContextFile); err != nil {
 		var pe pinError
 		if errors.As(err, &pe) {
@@ -95,12 +95,10 @@ func Build(ctx context.Context, c gwclient.Client) (res *gwclient.Result, err er
 		}
 		return nil, err
 	}
-	named, err := bc.NamedContext(ContextNixpkgs, dockerui.ContextOpt{})
-	if err != nil {
+	if b.nixpkgs, err = bc.NamedContext(ContextNixpkgs, dockerui.ContextOpt{}); err != nil {
 		return nil, err
 	}
-	b.namedNixpkgs = named != nil
-	if err := b.checkNixFiles(ctx); err != nil {
+	if err := b.checkContextFiles(ctx); err != nil {
 		return nil, err
 	}
 	switch {

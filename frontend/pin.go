@@ -113,7 +113,7 @@ func (b *targetBuild) hashMismatch(m *nixsets.HashMismatch) error {
 	if sum, ok := nar.ParseSHA256(m.Specified); ok {
 		specified = nar.SRI(sum)
 	}
-	if !b.namedNixpkgs && m.URL == b.pin.Pin.TarballURL() {
+	if b.nixpkgs == nil && m.URL == b.pin.Pin.TarballURL() {
 		var msg string
 		switch {
 		case b.pin.lock:

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/moby/buildkit/frontend/dockerui"
+
 	"github.com/laingville/laingfile/frontend/laingfile"
 	"github.com/laingville/laingfile/nixsets"
 )
@@ -146,7 +148,10 @@ func TestHashMismatchMessages(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			b := &targetBuild{file: f, target: f.Targets[0], pin: pin, namedNixpkgs: tt.named}
+			b := &targetBuild{file: f, target: f.Targets[0], pin: pin}
+			if tt.named {
+				b.nixpkgs = &dockerui.NamedContext{}
+			}
 			err = b.hashMismatch(&nixsets.HashMismatch{URL: tt.url, Specified: "sha256:0qyp6vq758zfpxm8n4hrhivib8dzanzhnsz070wpcm5417h1n66b", Got: base32Got})
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("error:\n %v\nwant:\n %s", err, tt.want)

@@ -7,7 +7,6 @@ import (
 	"path"
 	"strings"
 
-	"github.com/moby/buildkit/client/llb"
 	gwclient "github.com/moby/buildkit/frontend/gateway/client"
 
 	"github.com/laingville/laingfile/frontend/laingfile"
@@ -67,34 +66,6 @@ func (b *targetBuild) requestedBy(attr string) (laingfile.Range, string) {
 	return b.target.KindRange, fmt.Sprintf("every %s image", b.target.Kind)
 }
 
-// checkedContext returns the build context after checking that every `copy:` source exists, so
-// that a typo is reported at its line with the names that do exist.
-func (b *targetBuild) checkedContext(ctx context.Context) (*llb.State, error) {
-	st, err := b.bc.MainContext(ctx)
-	if err != nil {
-		return nil, err
-	}
-	ref, err := b.solve(ctx, *st)
-	if err != nil {
-		return nil, err
-	}
-	var errs []error
-	var ranges []laingfile.Range
-	for _, c := range b.target.Copy {
-		if strings.ContainsAny(c.Src, "*?[") {
-			continue // wildcards are matched by the copy itself
-		}
-		if hint, missing := missingFile(ctx, ref, c.Src); missing {
-			errs = append(errs, fmt.Errorf("copy source %q not found in the build context%s", c.Src, hint))
-			ranges = append(ranges, c.Range)
-		}
-	}
-	if len(errs) > 0 {
-		return nil, located(errors.Join(errs...), b.source, ranges...)
-	}
-	return st, nil
-}
-
 // missingFile reports whether rel is missing from a build context, with a "did you mean" hint
 // from the names in its directory.
 func missingFile(ctx context.Context, ref gwclient.Reference, rel string) (string, bool) {
@@ -111,8 +82,9 @@ func missingFile(ctx context.Context, ref gwclient.Reference, rel string) (strin
 	return laingfile.DidYouMean(path.Base(p), names), true
 }
 
-// nixFiles are the overlay and package files a target reads from the build context.
-func nixFiles(f *laingfile.File, t *laingfile.Target) (files []string, ranges []laingfile.Range, kinds []string) {
+// readFiles are the files a target reads from the build context: overlay and package files
+// for Nix, and `copy:` sources (wildcards are matched by the copy itself).
+func readFiles(f *laingfile.File, t *laingfile.Target) (files []string, ranges []laingfile.Range, kinds []string) {
 	for _, o := range f.Overlays {
 		if o.Path != "" {
 			files, ranges, kinds = append(files, o.Path), append(ranges, o.Range), append(kinds, "overlay")
@@ -123,13 +95,19 @@ func nixFiles(f *laingfile.File, t *laingfile.Target) (files []string, ranges []
 			files, ranges, kinds = append(files, p.Path), append(ranges, p.Range), append(kinds, "package file")
 		}
 	}
+	for _, c := range t.Copy {
+		if !strings.ContainsAny(c.Src, "*?[") {
+			files, ranges, kinds = append(files, c.Src), append(ranges, c.Range), append(kinds, "copy source")
+		}
+	}
 	return files, ranges, kinds
 }
 
-// checkNixFiles reports overlay and package files that the build context lacks, each at its
-// line, before Nix would (with a path inside the build step that the user never wrote).
-func (b *targetBuild) checkNixFiles(ctx context.Context) error {
-	files, fileRanges, kinds := nixFiles(b.file, b.target)
+// checkContextFiles reports the files the build context lacks, each at its line with the names
+// that do exist, once for all platforms and before Nix or a copy would fail on them (Nix with a
+// path inside the build step that the user never wrote).
+func (b *targetBuild) checkContextFiles(ctx context.Context) error {
+	files, fileRanges, kinds := readFiles(b.file, b.target)
 	if len(files) == 0 {
 		return nil
 	}

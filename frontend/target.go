@@ -28,10 +28,10 @@ type targetBuild struct {
 	source *llb.SourceMap
 	epoch  *time.Time
 	merge  bool
-	// pin is the nixpkgs the Laingfile asks for; namedNixpkgs is set when the `nixpkgs` named
-	// context replaces it.
-	pin          pinChoice
-	namedNixpkgs bool
+	// pin is the nixpkgs the Laingfile asks for; nixpkgs is the `nixpkgs` named context that
+	// replaces it, when the build gives one.
+	pin     pinChoice
+	nixpkgs *dockerui.NamedContext
 }
 
 func (b *targetBuild) build(ctx context.Context, platform *ocispecs.Platform, _ int) (*dockerui.BuildResult, error) {
@@ -66,7 +66,7 @@ func (b *targetBuild) build(ctx context.Context, platform *ocispecs.Platform, _ 
 	layers := lfllb.StoreLayers(nixOut, plan)
 	layers = append(layers, lfllb.Customisation(b.target, facts, nixOut))
 	if len(b.target.Copy) > 0 {
-		mainContext, err := b.checkedContext(ctx)
+		mainContext, err := b.bc.MainContext(ctx)
 		if err != nil {
 			return nil, err
 		}
@@ -130,12 +130,8 @@ func (b *targetBuild) nixStep(ctx context.Context, system string, buildPlatform 
 		Substituters:  b.file.Substituters,
 		Constraints:   []llb.ConstraintsOpt{location(b.source, packageRanges(b.target)...)},
 	}
-	nixpkgs, err := b.bc.NamedContext(ContextNixpkgs, dockerui.ContextOpt{})
-	if err != nil {
-		return lfllb.NixStep{}, nixsets.Pin{}, err
-	}
-	if nixpkgs != nil {
-		st, _, err := nixpkgs.Load(ctx)
+	if b.nixpkgs != nil {
+		st, _, err := b.nixpkgs.Load(ctx)
 		if err != nil {
 			return lfllb.NixStep{}, nixsets.Pin{}, fmt.Errorf("loading the %q build context: %w", ContextNixpkgs, err)
 		}
