@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Builds the test Nix builder image (a stand-in for docker.io/nixos/nix with the
-# same /nix layout) from Debian's nix-bin and busybox-static for amd64 and arm64,
+# Builds the test Nix builder image (a stand-in for docker.io/nixos/nix:2.28.3 with the
+# same layout and tools on PATH) from Debian's nix-bin, bash, curl, git, openssh-client,
+# ca-certificates and busybox-static for amd64 and arm64,
 # writes the relocatable bootstrap trees the fixture nixpkgs universe copies
-# (test/fixtures/nixpkgs/bootstrap/<system>/{nix,busybox,sudo}), and pushes the image
+# (test/fixtures/nixpkgs/bootstrap/<system>/{nix,busybox,sudo,glibc,gcc-lib}), and pushes the image
 # as a linux/amd64 + linux/arm64 index. Work whose inputs did not change is skipped.
 #
 #   hack/nix-builder.sh            stage, build and push (needs the registry up)
@@ -56,19 +57,26 @@ enable_arches() {
 	fi
 }
 
-# package_list ARCH prints "name=version" for nix-bin, busybox-static and every
-# library package nix-bin needs, recursively. Perl modules and tools that nix-bin
-# depends on (curl, xz, perl) are not part of the tree, only shared libraries are.
+# PROGRAMS are the Debian packages whose programs become relocatable trees (the
+# real image's nix, bashInteractive, curl, git and openssh).
+PROGRAMS=(nix-bin bash curl git openssh-client)
+
+# package_list ARCH prints "name=version" for PROGRAMS, busybox-static,
+# ca-certificates (architecture all) and every library package they need,
+# recursively (less the architecture-independent data packages among them). Perl
+# modules and tools they depend on (xz, perl, ...) are not part of the trees, only
+# shared libraries are.
 package_list() {
 	local arch=$1
 	{
-		echo nix-bin
-		echo busybox-static
+		printf '%s\n' "${PROGRAMS[@]}" busybox-static | sed "s/\$/:$arch/"
 		apt-cache depends --recurse --no-recommends --no-suggests --no-conflicts \
-			--no-breaks --no-replaces --no-enhances "nix-bin:$arch" |
-			grep -v '^[[:space:]<]' | sed 's/:.*//' | grep -E '^(lib|zlib)' | grep -v -- '-perl$'
-	} | sort -u | sed "s/\$/:$arch/" | xargs apt-cache policy |
-		awk '/^[^ ]/ { p = $1; sub(/:.*/, "", p) } $1 == "Candidate:" { print p "=" $2 }'
+			--no-breaks --no-replaces --no-enhances "${PROGRAMS[@]/%/:$arch}" |
+			grep -v '^[[:space:]<]' | sed 's/:.*//' | grep -E '^(lib|zlib)' | grep -v -- '-perl$' |
+			sed "s/\$/:$arch/"
+		echo ca-certificates
+	} | sort -u | xargs apt-cache policy |
+		awk '/^[^ ]/ { p = $1; sub(/:.*/, "", p) } $1 == "Candidate:" && $2 != "(none)" { print p "=" $2 }' | sort
 }
 
 # deb_file ARCH NAME VERSION prints where apt-get download puts that package (it
@@ -82,8 +90,9 @@ deb_file() {
 # $WORK/roots/ARCH, unless exactly these package versions are already there.
 stage() {
 	local arch=$1 list debs=$WORK/debs/$1 root=$WORK/roots/$1 p n v missing=() lists
-	# Resolving the package list takes seconds; it can only change with apt's lists.
-	lists=$(stat -c '%n %Y %s' /var/lib/apt/lists/*_Packages* 2>/dev/null | sha256sum)
+	# Resolving the package list takes seconds; it can only change with apt's lists
+	# (or with how it is resolved).
+	lists=$({ stat -c '%n %Y %s' /var/lib/apt/lists/*_Packages* 2>/dev/null; declare -f package_list; echo "${PROGRAMS[*]}"; } | sha256sum)
 	if [[ -f $root/.packages && -f $root/.apt-lists && $(<"$root/.apt-lists") == "$lists" ]]; then
 		log "$arch: debian root up to date ($(wc -l <"$root/.packages") packages)"
 		return
@@ -96,7 +105,8 @@ stage() {
 	fi
 	mkdir -p "$debs"
 	while IFS='=' read -r p v; do
-		[[ -f $(deb_file "$arch" "$p" "$v") ]] || missing+=("$p:$arch=$v")
+		[[ -f $(deb_file "$arch" "$p" "$v") ]] && continue
+		[[ $p == ca-certificates ]] && missing+=("$p=$v") || missing+=("$p:$arch=$v") # arch all
 	done <<<"$list"
 	if ((${#missing[@]})); then
 		log "$arch: downloading ${#missing[@]} packages"
@@ -116,15 +126,15 @@ stage() {
 	echo "$lists" >"$root/.apt-lists"
 }
 
-# build_go builds the image assembler for the host and the relocating launcher that
-# becomes bin/nix in the nix tree, for each target architecture.
+# build_go builds the image assembler for the host and, for each target architecture,
+# the relocating launcher that is bin/<name> in the nix, bash, curl, git and ssh trees.
 build_go() {
 	local arch
 	mkdir -p "$WORK/bin"
 	log "building hack/nixbuilder"
 	(cd "$REPO_ROOT" && go build -trimpath -buildvcs=false -o "$WORK/bin/nixbuilder" ./hack/nixbuilder)
 	for arch in "${ARCHES[@]}"; do
-		log "building the nix launcher for $arch"
+		log "building the launcher for $arch"
 		(cd "$REPO_ROOT" && CGO_ENABLED=0 GOOS=linux GOARCH=$arch go build -trimpath -buildvcs=false \
 			-ldflags='-s -w -buildid=' -o "$WORK/bin/launcher-$arch" ./hack/nixbuilder/launcher)
 		log "building the fixture sudo for $arch"
@@ -166,6 +176,7 @@ up_to_date() {
 	for arch in "${ARCHES[@]}"; do
 		sys=$(system_of "$arch")
 		[[ -x $BOOTSTRAP/$sys/nix/bin/nix && -x $BOOTSTRAP/$sys/busybox/bin/busybox ]] || return 1
+		[[ -f $BOOTSTRAP/$sys/glibc/lib/libc.so.6 && -f $BOOTSTRAP/$sys/gcc-lib/lib/libstdc++.so.6 ]] || return 1
 	done
 	((PUSH)) || return 0
 	[[ $("$WORK/bin/nixbuilder" -resolve "$IMAGE" 2>/dev/null) == "$(sed -n 2p "$WORK/stamp")" ]]
@@ -182,6 +193,9 @@ system_of() {
 main() {
 	local arch digest args=() out
 	command -v go >/dev/null || die "go is not on PATH (hack/nixbuilder is a Go program)"
+	mkdir -p "$WORK"
+	exec 9>"$WORK/lock" # one run at a time (hack/setup.sh may run this too)
+	flock -n 9 || { log "waiting for another hack/nix-builder.sh to finish"; flock 9; }
 	install_packages
 	enable_arches
 	for arch in "${ARCHES[@]}"; do stage "$arch"; done

@@ -145,6 +145,7 @@ func TestUpstreamVersion(t *testing.T) {
 		{"1:1.35.0-4+deb12u1+b1", "1.35.0"},
 		{"2:6.2.1+dfsg1-1.1", "6.2.1+dfsg1"},
 		{"1.0", "1.0"},
+		{"20250419~deb12u2", "20250419"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {

@@ -1,17 +1,20 @@
 // Command nixbuilder assembles the test Nix builder image, a stand-in for
-// docker.io/nixos/nix built offline from Debian's nix-bin and busybox-static.
+// docker.io/nixos/nix:2.28.3 built offline from Debian's packages.
 //
-// For each architecture it writes two relocatable trees, the ones the fixture
-// nixpkgs universe copies into its own store paths:
+// For each architecture it writes the relocatable trees the fixture nixpkgs
+// universe copies into its own store paths:
 //
 //	<bootstrap>/<system>/nix      bin/nix (launcher) + bin/nix-*, libexec/nix, lib/
 //	<bootstrap>/<system>/busybox  bin/busybox (static), bin/sh and applets -> busybox
+//	<bootstrap>/<system>/glibc    lib/: the glibc loader, libc.so.6, libm.so.6, ...
+//	<bootstrap>/<system>/gcc-lib  lib/: libstdc++.so.6, libgcc_s.so.1
 //
-// and an image with the same layout as the real builder: both trees as store
-// paths named after their content, a profile at /nix/var/nix/profiles/default,
-// a Nix database registering them, /bin/sh and /usr/bin/env into the profile.
-// Every layer is deterministic, so a rerun gives the same digests. The images are
-// joined in an OCI index and, with -push, written to a registry.
+// and an image with the layout of the real builder (Nix's docker.nix): nix,
+// busybox, bash, curl, git, openssh and a CA bundle as store paths named after
+// their content, a default profile with the real image's commands (and no
+// others), a Nix database registering them, docker.nix's accounts, nix.conf and
+// Env. Every layer is deterministic, so a rerun gives the same digests. The
+// images are joined in an OCI index and, with -push, written to a registry.
 //
 //	nixbuilder -arch amd64=ROOT,LAUNCHER -arch arm64=ROOT,LAUNCHER \
 //	  -bootstrap DIR -work DIR [-push REF]
@@ -22,8 +25,11 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
+	"sort"
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -50,7 +56,7 @@ func (f *archFlag) Set(v string) error {
 func main() {
 	var (
 		arches    archFlag
-		bootstrap = flag.String("bootstrap", "", "directory for the <system>/{nix,busybox} trees")
+		bootstrap = flag.String("bootstrap", "", "directory for the <system>/{nix,busybox,glibc,gcc-lib} trees")
 		work      = flag.String("work", "", "scratch directory (chroot stores for registration)")
 		push      = flag.String("push", "", "push the index to this reference (plain http allowed)")
 		resolve   = flag.String("resolve", "", "print the digest this reference has in its registry and exit")
@@ -135,11 +141,14 @@ func buildArch(a arch, bootstrap, work, nixStore string) (v1.Image, error) {
 	if err != nil {
 		return nil, err
 	}
-	nixVersion, bbVersion := versions["nix-bin"], versions["busybox-static"]
-	if nixVersion == "" || bbVersion == "" {
-		return nil, fmt.Errorf("%s/.packages lacks nix-bin or busybox-static", a.root)
+	for _, pkg := range []string{"nix-bin", "busybox-static", "bash", "curl", "git", "openssh-client", "ca-certificates"} {
+		if versions[pkg] == "" {
+			return nil, fmt.Errorf("%s/.packages lacks %s", a.root, pkg)
+		}
 	}
 	sysDir := filepath.Join(bootstrap, system)
+	// The trees the fixture nixpkgs copies: nix and busybox are also in the image,
+	// glibc and gcc-lib only go into the fixture's glibc and gcc lib outputs.
 	nixTree, err := refreshTree(filepath.Join(sysDir, "nix"), func(dst string) error { return writeNixTree(a, dst) })
 	if err != nil {
 		return nil, err
@@ -148,31 +157,89 @@ func buildArch(a arch, bootstrap, work, nixStore string) (v1.Image, error) {
 	if err != nil {
 		return nil, err
 	}
-	nixPath := nixTree.storePath("nix-" + nixVersion)
-	bbPath := bbTree.storePath("busybox-static-" + bbVersion)
-	fmt.Printf("%s: %s (%s)\n%s: %s (%s)\n", system, nixPath.path, humanSize(nixPath.narSize), system, bbPath.path, humanSize(bbPath.narSize))
-
+	if _, err := refreshTree(filepath.Join(sysDir, "glibc"), func(dst string) error { return writeGlibcTree(a, dst) }); err != nil {
+		return nil, err
+	}
+	if _, err := refreshTree(filepath.Join(sysDir, "gcc-lib"), func(dst string) error { return writeGccLibTree(a, dst) }); err != nil {
+		return nil, err
+	}
 	archWork := filepath.Join(work, a.debian)
+	// The image's other store paths are staged under the work directory.
+	imageTree := func(name string, write func(string) error) (hashedTree, error) {
+		return refreshTree(filepath.Join(archWork, "trees", name), write)
+	}
+	debTree := func(t debianTree) func(string) error {
+		return func(dst string) error { return writeDebianTree(a, dst, t) }
+	}
+	var s imageStore
+	s.nix = nixTree.storePath("nix-" + versions["nix-bin"])
+	s.busybox = bbTree.storePath("busybox-static-" + versions["busybox-static"])
+	for _, t := range []struct {
+		sp    *storePath
+		dir   string
+		name  string
+		write func(string) error
+	}{
+		{&s.bash, "bash", "bash-interactive-" + versions["bash"], debTree(bashTree)},
+		{&s.curl, "curl", "curl-" + versions["curl"] + "-bin", debTree(curlTree)},
+		{&s.git, "git", "git-" + versions["git"], debTree(gitTree)},
+		{&s.openssh, "openssh", "openssh-" + versions["openssh-client"], debTree(sshTree)},
+		{&s.cacert, "cacert", "nss-cacert-" + versions["ca-certificates"], func(dst string) error { return writeCACertTree(a, dst) }},
+	} {
+		tree, err := imageTree(t.dir, t.write)
+		if err != nil {
+			return nil, err
+		}
+		*t.sp = tree.storePath(t.name)
+	}
+
 	profileSrc := filepath.Join(archWork, "profile")
 	if err := removeAll(profileSrc); err != nil {
 		return nil, err
 	}
-	if err := writeProfile(profileSrc, nixPath.path, bbPath.path); err != nil {
+	if err := writeProfile(profileSrc, s); err != nil {
 		return nil, err
 	}
 	profile, err := hashTree(profileSrc)
 	if err != nil {
 		return nil, err
 	}
-	profile.refs = []string{bbPath.path, nixPath.path}
-	profilePath := profile.storePath("user-environment")
-
-	paths := []storePath{bbPath, nixPath, profilePath}
+	s.profile = profile
+	paths := s.paths()
+	for _, p := range paths {
+		fmt.Printf("%s: %s (%s)\n", system, p.path, humanSize(p.narSize))
+	}
 	db, schema, err := registerStore(nixStore, filepath.Join(archWork, "store"), paths)
 	if err != nil {
 		return nil, err
 	}
-	return buildImage(a, nixVersion, paths, nixPath.path, profilePath.path, db, schema)
+	return buildImage(a, versions["nix-bin"], paths, s, db, schema)
+}
+
+// imageStore is what the image's store holds.
+type imageStore struct {
+	nix, busybox, bash, curl, git, openssh, cacert storePath
+	profile                                        hashedTree // the user environment, refs not set yet
+}
+
+// programs are the store paths the profile links into.
+func (s imageStore) programs() []storePath {
+	return []storePath{s.nix, s.busybox, s.bash, s.curl, s.git, s.openssh, s.cacert}
+}
+
+// profilePath is the user environment's store path; it refers to every program.
+func (s imageStore) profilePath() storePath {
+	t := s.profile
+	for _, p := range s.programs() {
+		t.refs = append(t.refs, p.path)
+	}
+	sort.Strings(t.refs)
+	return t.storePath("user-environment")
+}
+
+// paths lists every store path of the image, each after its references.
+func (s imageStore) paths() []storePath {
+	return append(s.programs(), s.profilePath())
 }
 
 // packageVersions reads the name=version list hack/nix-builder.sh leaves in a
@@ -197,6 +264,7 @@ func upstreamVersion(v string) string {
 	if _, after, ok := strings.Cut(v, ":"); ok {
 		v = after
 	}
+	v, _, _ = strings.Cut(v, "~") // 20250419~deb12u2: "~" is no store path character
 	if i := strings.LastIndexByte(v, '-'); i > 0 {
 		v = v[:i]
 	}
@@ -256,20 +324,65 @@ func refreshTree(dst string, write func(string) error) (hashedTree, error) {
 	return fresh, nil
 }
 
-// writeProfile makes the default profile's content: bin/ with every Nix command
-// and busybox applet, linked into their store paths.
-func writeProfile(dir, nixPath, bbPath string) error {
-	bin := filepath.Join(dir, "bin")
-	if err := os.MkdirAll(bin, 0o755); err != nil {
-		return err
+// profileApplets are the busybox applets on PATH: only commands that the real
+// image's default profile has too (coreutils-full, gnugrep, gnutar, gzip, which,
+// less, wget, findutils), so that nothing works here that fails there (no sed,
+// awk, xz, vi, diff, patch, hexdump, ...).
+var profileApplets = []string{
+	// coreutils-full
+	"[", "base64", "basename", "cat", "chgrp", "chmod", "chown", "chroot", "cp", "cut",
+	"date", "dd", "df", "dirname", "du", "echo", "env", "expand", "expr", "factor",
+	"false", "fold", "groups", "head", "hostid", "id", "link", "ln", "logname", "ls",
+	"md5sum", "mkdir", "mkfifo", "mknod", "mktemp", "mv", "nl", "nproc", "od", "paste",
+	"printf", "pwd", "readlink", "realpath", "rm", "rmdir", "seq", "sha1sum", "sha256sum",
+	"sha512sum", "shred", "shuf", "sleep", "sort", "stat", "stty", "sync", "tac", "tail",
+	"tee", "test", "timeout", "touch", "tr", "true", "truncate", "tty", "uname",
+	"unexpand", "uniq", "unlink", "wc", "who", "whoami", "yes",
+	// gnugrep, gnutar, gzip, which, less, wget, findutils
+	"grep", "egrep", "fgrep", "tar", "gzip", "gunzip", "zcat", "which", "less", "wget",
+	"find", "xargs",
+}
+
+// gitCommands and sshCommands are the git and openssh commands on PATH.
+var (
+	gitCommands = []string{"git", "git-receive-pack", "git-shell", "git-upload-archive", "git-upload-pack"}
+	sshCommands = []string{"scp", "sftp", "ssh", "ssh-add", "ssh-agent", "ssh-keygen", "ssh-keyscan"}
+)
+
+// writeProfile makes the default profile's content, like the buildEnv of the real
+// image's packages: bin/ with their commands and etc/ssl/certs/ca-bundle.crt,
+// linked into their store paths.
+func writeProfile(dir string, s imageStore) error {
+	links := map[string]string{
+		"etc/ssl/certs/ca-bundle.crt": s.cacert.path + "/etc/ssl/certs/ca-bundle.crt",
+		"bin/bash":                    s.bash.path + "/bin/bash",
+		"bin/sh":                      s.bash.path + "/bin/sh",
+		"bin/curl":                    s.curl.path + "/bin/curl",
 	}
-	for _, c := range nixCommands {
-		if err := os.Symlink(nixPath+"/bin/"+c, filepath.Join(bin, c)); err != nil {
-			return err
+	add := func(store string, names []string) {
+		for _, n := range names {
+			links["bin/"+n] = store + "/bin/" + n
 		}
 	}
-	for _, c := range append([]string{"busybox"}, busyboxApplets...) {
-		if err := os.Symlink(bbPath+"/bin/"+c, filepath.Join(bin, c)); err != nil {
+	add(s.nix.path, nixCommands)
+	add(s.git.path, gitCommands)
+	add(s.openssh.path, sshCommands)
+	for _, n := range profileApplets {
+		if _, dup := links["bin/"+n]; dup {
+			return fmt.Errorf("%s is in the profile twice", n)
+		}
+		target := s.busybox.path + "/bin/busybox" // busybox runs the applet named like the link
+		if _, err := os.Lstat(filepath.Join(s.busybox.src, "bin", n)); err == nil {
+			target = s.busybox.path + "/bin/" + n
+		}
+		links["bin/"+n] = target
+	}
+	for _, name := range slices.Sorted(maps.Keys(links)) {
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			return err
+		}
+		if err := os.Symlink(links[name], p); err != nil {
 			return err
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"strings"
 
@@ -101,6 +102,15 @@ func registerStore(nixStore, stage string, paths []storePath) (db, schema []byte
 // copyTree copies a directory of regular files, directories and symlinks,
 // keeping only what a Nix store path keeps: contents, links and the executable bit.
 func copyTree(src, dst string) error {
+	return walkTree(src, dst, false, func(p, _, target string, perm os.FileMode) error {
+		return copyFile(p, target, perm)
+	})
+}
+
+// walkTree recreates src's directories and relative links under dst (absolute links
+// too, unless relocatable) and hands each regular file to file with its path
+// relative to src, its place under dst and its store mode (0755 when executable).
+func walkTree(src, dst string, relocatable bool, file func(p, rel, target string, perm os.FileMode) error) error {
 	return filepath.WalkDir(src, func(p string, d os.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -122,13 +132,16 @@ func copyTree(src, dst string) error {
 			if err != nil {
 				return err
 			}
+			if relocatable && path.IsAbs(link) {
+				return fmt.Errorf("%s: absolute link %s does not relocate", p, link)
+			}
 			return os.Symlink(link, target)
 		case mode.IsRegular():
 			perm := os.FileMode(0o644)
 			if mode&0o100 != 0 {
 				perm = 0o755
 			}
-			return copyFile(p, target, perm)
+			return file(p, rel, target, perm)
 		default:
 			return fmt.Errorf("%s: unsupported file type %v", p, mode.Type())
 		}

@@ -64,3 +64,54 @@ func TestResolveInRoot(t *testing.T) {
 		})
 	}
 }
+
+func TestWriteGlibcAndGccLibTrees(t *testing.T) {
+	root := t.TempDir()
+	lib := filepath.Join(root, "lib/aarch64-linux-gnu")
+	if err := os.MkdirAll(lib, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, so := range append(append([]string{"ld-linux-aarch64.so.1"}, glibcLibraries...), gccLibraries...) {
+		// Debian names some by version and links the soname to the file.
+		if err := os.WriteFile(filepath.Join(lib, so+".real"), []byte(so), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Symlink(so+".real", filepath.Join(lib, so)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a := arch{debian: "arm64", root: root}
+	for _, tt := range []struct {
+		write func(arch, string) error
+		want  []string
+	}{
+		{writeGlibcTree, append([]string{"ld-linux-aarch64.so.1"}, glibcLibraries...)},
+		{writeGccLibTree, gccLibraries},
+	} {
+		dst := t.TempDir()
+		if err := tt.write(a, dst); err != nil {
+			t.Fatal(err)
+		}
+		entries, err := os.ReadDir(filepath.Join(dst, "lib"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(entries) != len(tt.want) {
+			t.Errorf("lib/ has %d entries, want %v", len(entries), tt.want)
+		}
+		for _, so := range tt.want {
+			fi, err := os.Lstat(filepath.Join(dst, "lib", so))
+			if err != nil {
+				t.Error(err)
+				continue
+			}
+			want := os.FileMode(0o644)
+			if so == "ld-linux-aarch64.so.1" {
+				want = 0o755
+			}
+			if !fi.Mode().IsRegular() || fi.Mode().Perm() != want {
+				t.Errorf("%s: mode %v, want a regular file %v", so, fi.Mode(), want)
+			}
+		}
+	}
+}

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strings"
 	"sync"
@@ -19,6 +20,7 @@ import (
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/moby/buildkit/client"
 	"github.com/moby/buildkit/client/llb"
@@ -137,7 +139,8 @@ func smokeRead(t *testing.T, dir, file string) string {
 
 // TestBuilderImageRunsLikeNixOS runs the builder image of each platform with /nix
 // seeded from the image: Nix works, its database matches the store, and it builds
-// a derivation whose builder is the image's busybox (under QEMU for arm64).
+// a derivation whose builder is the image's busybox (under QEMU for arm64) as a
+// nixbld build user.
 func TestBuilderImageRunsLikeNixOS(t *testing.T) {
 	testenv.SkipIfShort(t)
 	tests := []struct {
@@ -151,14 +154,23 @@ func TestBuilderImageRunsLikeNixOS(t *testing.T) {
 		t.Run(tt.system, func(t *testing.T) {
 			// A new derivation every run, so that Nix really builds.
 			nonce := fmt.Sprint(time.Now().UnixNano())
+			// With build users, Nix must load its seccomp filter, which an emulated
+			// (QEMU user mode) Nix cannot: "unable to load seccomp BPF program:
+			// Invalid argument". The real image behaves the same; a native arm64
+			// host would not need this.
+			opts := ""
+			if tt.platform.Architecture != runtimeArch() {
+				opts = "--option filter-syscalls false "
+			}
 			script := `set -e
 nix-build --version > /out/version
 nix-instantiate --eval -E builtins.currentSystem > /out/system
 nix-store --verify --check-contents > /out/verify 2>&1
-bb=$(readlink ` + smokeProfileBin + `/busybox)
+bb=$(readlink ` + smokeProfileBin + `/cat)
+bb=${bb%/cat}
 expr='derivation { name = "smoke"; system = "` + tt.system + `"; nonce = "` + nonce + `";
-  builder = "'"${bb%/busybox}"'/sh"; args = [ "-c" "echo hi from $('"$bb"' uname -m) > $out" ]; }'
-out=$(nix-build --no-out-link -E "$expr")
+  builder = "'"$bb"'/sh"; args = [ "-c" "echo hi from $('"$bb"'/uname -m) as $('"$bb"'/id -u) > $out" ]; }'
+out=$(nix-build ` + opts + `--no-out-link -E "$expr")
 cat "$out" > /out/built
 `
 			outDir, log, err := smokeExec(t, smokeRun{
@@ -180,8 +192,162 @@ cat "$out" > /out/built
 				t.Errorf("nix-store --verify --check-contents:\n%s", got)
 			}
 			want := map[string]string{"x86_64-linux": "x86_64", "aarch64-linux": "aarch64"}[tt.system]
-			if got := smokeRead(t, outDir, "built"); got != "hi from "+want {
-				t.Errorf("derivation output = %q, want %q", got, "hi from "+want)
+			// nix.conf says build-users-group = nixbld, as in the real image: the
+			// builder runs as the first build user.
+			if got := smokeRead(t, outDir, "built"); got != "hi from "+want+" as 30001" {
+				t.Errorf("derivation output = %q, want %q", got, "hi from "+want+" as 30001")
+			}
+		})
+	}
+}
+
+// smokeRealProfileCommands are the commands the default profile of the real
+// nixos/nix:2.28.3 image may have: those of nix, bashInteractive, coreutils-full,
+// gnutar, gzip, gnugrep, which, curl, less, wget, man, findutils, git and
+// openssh (docker.nix). Anything else on the stand-in's PATH (busybox's sed,
+// awk, xz, vi, ...) would let the project depend on a tool users do not have.
+var smokeRealProfileCommands = strings.Fields(`
+	nix nix-build nix-channel nix-collect-garbage nix-copy-closure nix-daemon nix-env
+	nix-hash nix-instantiate nix-prefetch-url nix-shell nix-store
+	bash sh
+	[ b2sum base32 base64 basename basenc cat chcon chgrp chmod chown chroot cksum comm
+	cp csplit cut date dd df dir dircolors dirname du echo env expand expr factor false
+	fmt fold groups head hostid id install join link ln logname ls md5sum mkdir mkfifo
+	mknod mktemp mv nice nl nohup nproc numfmt od paste pathchk pinky pr printenv printf
+	ptx pwd readlink realpath rm rmdir runcon seq sha1sum sha224sum sha256sum sha384sum
+	sha512sum shred shuf sleep sort split stat stdbuf stty sum sync tac tail tee test
+	timeout touch tr true truncate tsort tty uname unexpand uniq unlink users vdir wc
+	who whoami yes
+	tar gzip gunzip zcat gzexe uncompress zcmp zdiff zegrep zfgrep zforce zgrep zless
+	zmore znew grep egrep fgrep which curl less lessecho lesskey wget
+	man apropos whatis mandb manpath catman lexgrog find xargs locate updatedb
+	git git-receive-pack git-shell git-upload-archive git-upload-pack git-cvsserver scalar
+	ssh scp sftp ssh-add ssh-agent ssh-keygen ssh-keyscan ssh-copy-id sshd
+`)
+
+// smokeBuilderConfig is the image config of the builder for one platform.
+func smokeBuilderConfig(t *testing.T, platform ocispecs.Platform) *v1.ConfigFile {
+	t.Helper()
+	r, err := name.ParseReference(smokeBuilderPinned(t), name.Insecure)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := remote.Image(r, remote.WithPlatform(v1.Platform{OS: platform.OS, Architecture: platform.Architecture}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cf, err := img.ConfigFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cf
+}
+
+// TestBuilderImageIsNoKinderThanNixOS checks the builder image has what
+// docker.io/nixos/nix:2.28.3 has and nothing more on PATH: no sed or awk, a real
+// bash as sh, the nixbld build users and build-users-group = nixbld, docker.nix's
+// Env (no HOME, TLS certificates in the default profile), git and curl that run.
+func TestBuilderImageIsNoKinderThanNixOS(t *testing.T) {
+	testenv.SkipIfShort(t)
+	allowed := map[string]bool{}
+	for _, c := range smokeRealProfileCommands {
+		allowed[c] = true
+	}
+	for _, tt := range []struct {
+		platform ocispecs.Platform
+		system   string
+	}{
+		{ocispecs.Platform{OS: "linux", Architecture: "amd64"}, "x86_64-linux"},
+		{ocispecs.Platform{OS: "linux", Architecture: "arm64"}, "aarch64-linux"},
+	} {
+		t.Run(tt.system, func(t *testing.T) {
+			cf := smokeBuilderConfig(t, tt.platform)
+			env := map[string]string{}
+			for _, kv := range cf.Config.Env {
+				k, v, _ := strings.Cut(kv, "=")
+				env[k] = v
+			}
+			if _, ok := env["HOME"]; ok {
+				t.Errorf("image config sets HOME=%s; nixos/nix does not", env["HOME"])
+			}
+			wantEnv := map[string]string{
+				"USER":              "root",
+				"PATH":              "/root/.nix-profile/bin:/nix/var/nix/profiles/default/bin:/nix/var/nix/profiles/default/sbin",
+				"NIX_SSL_CERT_FILE": "/nix/var/nix/profiles/default/etc/ssl/certs/ca-bundle.crt",
+				"SSL_CERT_FILE":     "/nix/var/nix/profiles/default/etc/ssl/certs/ca-bundle.crt",
+				"GIT_SSL_CAINFO":    "/nix/var/nix/profiles/default/etc/ssl/certs/ca-bundle.crt",
+			}
+			for k, v := range wantEnv {
+				if env[k] != v {
+					t.Errorf("image config %s=%q, want %q", k, env[k], v)
+				}
+			}
+			if cf.Config.User != "0:0" {
+				t.Errorf("image config User = %q, want 0:0", cf.Config.User)
+			}
+			script := `set -e
+if command -v sed >/dev/null; then echo present; else echo absent; fi > /out/sed
+sh -c 'echo "$BASH_VERSION"' > /out/sh-bash-version
+/usr/bin/env bash -c 'echo "$BASH_VERSION"' > /out/env-bash-version
+id nixbld1 > /out/id-nixbld1 2>&1 || true
+grep '^nixbld' /etc/group > /out/group || true
+cat /etc/nix/nix.conf > /out/nix.conf
+grep -c 'BEGIN CERTIFICATE' "` + env["NIX_SSL_CERT_FILE"] + `" > /out/certs || true
+ls ` + smokeProfileBin + ` > /out/profile-bin
+curl --version > /out/curl 2>&1 || true
+cd /tmp && git init -q r && git -C r -c user.name=s -c user.email=s@s commit -q --allow-empty -m x &&
+  git clone -q r r2 && git -C r2 rev-list --count HEAD > /out/git 2>&1 || true
+ssh -V > /out/ssh 2>&1 || true
+`
+			outDir, log, err := smokeExec(t, smokeRun{
+				platform: tt.platform,
+				cacheID:  "laingfile-e2e-smoke-nix-" + tt.system + "-" + smokeDigestID(t),
+				seeded:   true,
+				args:     []string{"/bin/sh", "-c", script},
+			})
+			if err != nil {
+				t.Fatalf("running the builder image: %v\n%s", err, log)
+			}
+			if got := smokeRead(t, outDir, "sed"); got != "absent" {
+				t.Errorf("command -v sed: %s; nixos/nix has no sed", got)
+			}
+			for _, f := range []string{"sh-bash-version", "env-bash-version"} {
+				if got := smokeRead(t, outDir, f); !strings.HasPrefix(got, "5.") {
+					t.Errorf("%s: $BASH_VERSION = %q, want bash's (sh is bash in nixos/nix)", f, got)
+				}
+			}
+			if got := smokeRead(t, outDir, "id-nixbld1"); !strings.HasPrefix(got, "uid=30001(nixbld1) gid=30000(nixbld)") {
+				t.Errorf("id nixbld1 = %q, want uid 30001, gid 30000", got)
+			}
+			if got := smokeRead(t, outDir, "group"); !strings.HasPrefix(got, "nixbld:x:30000:nixbld1,nixbld10,") || !strings.HasSuffix(got, ",nixbld9") {
+				t.Errorf("nixbld group = %q, want gid 30000 with nixbld1..32 as members", got)
+			}
+			conf := smokeRead(t, outDir, "nix.conf")
+			for _, line := range []string{"build-users-group = nixbld", "sandbox = false",
+				"trusted-public-keys = cache.nixos.org-1:6NCHdD59X431o0gWypbMrAURkbJ16ZPMQFGspcDShjY="} {
+				if !strings.Contains("\n"+conf+"\n", "\n"+line+"\n") {
+					t.Errorf("nix.conf lacks %q:\n%s", line, conf)
+				}
+			}
+			if strings.Contains(conf, "experimental-features") {
+				t.Errorf("nix.conf enables experimental features; nixos/nix does not:\n%s", conf)
+			}
+			if got := smokeRead(t, outDir, "certs"); got == "0" || got == "" {
+				t.Errorf("NIX_SSL_CERT_FILE %s holds %q certificates", env["NIX_SSL_CERT_FILE"], got)
+			}
+			for _, c := range smokeLines(smokeRead(t, outDir, "profile-bin")) {
+				if !allowed[c] {
+					t.Errorf("%s/%s is on PATH, but no package of nixos/nix's profile provides it", smokeProfileBin, c)
+				}
+			}
+			if got := smokeRead(t, outDir, "curl"); !strings.HasPrefix(got, "curl ") {
+				t.Errorf("curl --version: %s", got)
+			}
+			if got := smokeRead(t, outDir, "git"); got != "1" {
+				t.Errorf("git init, commit and clone: %s", got)
+			}
+			if got := smokeRead(t, outDir, "ssh"); !strings.HasPrefix(got, "OpenSSH_") {
+				t.Errorf("ssh -V: %s", got)
 			}
 		})
 	}
@@ -360,3 +526,6 @@ func smokeELFMachines(t *testing.T, store string, paths []string) map[string]elf
 	}
 	return out
 }
+
+// runtimeArch is the build host's architecture, where BuildKit runs images natively.
+func runtimeArch() string { return runtime.GOARCH }

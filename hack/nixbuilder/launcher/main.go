@@ -1,14 +1,18 @@
-// Command launcher is bin/nix of the relocatable Nix tree that hack/nixbuilder
-// assembles. Debian's Nix binary expects its libraries and loader at /usr and
-// /lib; the tree carries them instead, so the launcher finds the tree from its own
-// path and runs
+// Command launcher is bin/<name> of the relocatable trees that hack/nixbuilder
+// assembles from Debian's packages (nix, bash, curl, git, ssh). Debian's programs
+// expect their libraries and loader at /usr and /lib; the trees carry them
+// instead, so the launcher finds its tree and program from its own path
+// (<tree>/bin/<name>, every link resolved) and runs
 //
-//	<tree>/lib/<loader> --library-path <tree>/lib --argv0 <argv[0]> <tree>/libexec/nix ARGS...
+//	<tree>/lib/<loader> --library-path <tree>/lib --argv0 <argv[0]> <tree>/libexec/<name> ARGS...
 //
-// Nix dispatches on the base name of argv[0] (nix-build, nix-store, ...), and the
-// bin/nix-* links keep the name they were called by. Being a static binary, the
-// launcher needs no shell and no interpreter path, so the tree works wherever it
-// is copied: in the builder image's store or in a store path of the fixtures.
+// argv[0] is kept: Nix dispatches on its base name (nix-build, nix-store, ...
+// are links to bin/nix), bash runs as a POSIX sh when called sh, git runs
+// git-upload-pack when called so. When <tree>/libexec/git-core exists and
+// GIT_EXEC_PATH is unset, it is set to that directory (Debian's git looks in
+// /usr/lib/git-core otherwise). Being a static binary, the launcher needs no
+// shell and no interpreter path, so a tree works wherever it is copied: in the
+// builder image's store or in a store path of the fixtures.
 package main
 
 import (
@@ -22,7 +26,7 @@ import (
 
 func main() {
 	if err := run(); err != nil {
-		fmt.Fprintf(os.Stderr, "nix launcher: %v\n", err)
+		fmt.Fprintf(os.Stderr, "launcher: %v\n", err)
 		os.Exit(127)
 	}
 }
@@ -39,17 +43,23 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	tree := filepath.Dir(filepath.Dir(self))
+	tree, name := filepath.Dir(filepath.Dir(self)), filepath.Base(self)
 	lib := filepath.Join(tree, "lib")
-	argv0 := "nix"
+	argv0 := name
 	if len(os.Args) > 0 && os.Args[0] != "" {
 		argv0 = os.Args[0]
 	}
 	argv := append([]string{
 		filepath.Join(lib, loader), "--library-path", lib, "--argv0", argv0,
-		filepath.Join(tree, "libexec", "nix"),
+		filepath.Join(tree, "libexec", name),
 	}, os.Args[1:]...)
-	err = syscall.Exec(argv[0], argv, os.Environ())
+	env := os.Environ()
+	if gitCore := filepath.Join(tree, "libexec", "git-core"); os.Getenv("GIT_EXEC_PATH") == "" {
+		if fi, err := os.Stat(gitCore); err == nil && fi.IsDir() {
+			env = append(env, "GIT_EXEC_PATH="+gitCore)
+		}
+	}
+	err = syscall.Exec(argv[0], argv, env)
 	return fmt.Errorf("exec %s: %w", argv[0], err)
 }
 
