@@ -1,10 +1,16 @@
 // Command fixturesudo is the sudo of the fixture nixpkgs universe (test/fixtures/nixpkgs). The
-// fixture has no C compiler and Debian's sudo needs PAM, so this small static program stands
-// in for nixpkgs' `sudo.override { pam = null; }`: installed setuid root (as devcontainers
-// install /usr/bin/sudo), it reads /etc/sudoers and its includes, lets a user run a command
-// when a rule allows it without a password, switches to the target user and executes the
-// command. There is no authentication: a rule without NOPASSWD fails as sudo does without a
-// terminal ("a password is required"). root may always run commands.
+// fixture has no C compiler, so this small static program stands in for nixpkgs' sudo:
+// installed setuid root (as devcontainers install /usr/bin/sudo), it reads /etc/sudoers and its
+// includes, lets a user run a command when a rule allows it without a password, switches to the
+// target user and executes the command. There is no password authentication: a rule without
+// NOPASSWD fails as sudo does without a terminal ("a password is required"). root may always
+// run commands.
+//
+// Two builds, told apart by a marker the fixture's sudo derivation appends to the binary (see
+// pam.go): the default nixpkgs sudo is built with linux-pam, and so is the fixture's; it reads
+// /etc/pam.d/sudo (or /etc/pam.d/other) and fails as PAM sudo fails without them or with a
+// missing module. `sudo.override { linux-pam = null; }` (no marker, and the bootstrap binary
+// itself) behaves like sudo built without PAM.
 //
 // Supported: sudo [-nEHiskK] [-u user] [-g group] [-D dir] [--] command [arg ...],
 // sudo -l [command], sudo -v, sudo -V; users as names or #uid.
@@ -87,6 +93,21 @@ func run(args []string) error {
 	if err != nil && me.uid != 0 {
 		return err
 	}
+	// The PAM build starts PAM for every caller, root included, before any decision.
+	var pam *pamService
+	if dir := pamModuleDir("/proc/self/exe"); dir != "" {
+		if pam, err = loadPAM(root, "sudo", dir, fileExists); err != nil {
+			return err
+		}
+	}
+	// passwordNeeded is sudo's authentication step: without PAM it fails (no password is
+	// read); with PAM the auth stack decides (pam_permit lets the user in, pam_deny refuses).
+	passwordNeeded := func() error {
+		if pam != nil && pam.run("auth", pamRequest{uid: me.uid, userKnown: true}) == pamSuccess {
+			return nil
+		}
+		return errors.New("a password is required")
+	}
 	if me.uid != 0 {
 		if !hasRules(rules, c) {
 			return fmt.Errorf("%s is not in the sudoers file", me.name)
@@ -97,22 +118,51 @@ func run(args []string) error {
 			return listRules(rules, c)
 		case opts.verify:
 			if !slices.ContainsFunc(rules, func(r rule) bool { return r.noPasswd && matchUser(r.users, c) }) {
-				return errors.New("a password is required")
+				if err := passwordNeeded(); err != nil {
+					return err
+				}
 			}
-			return nil
+			return pamAccount(pam, me)
 		case !matched:
 			return fmt.Errorf("Sorry, user %s is not allowed to execute '%s' as %s on %s.", me.name, strings.Join(append([]string{path}, req.args...), " "), runAs.name, host)
 		case !noPasswd:
-			return errors.New("a password is required")
+			if err := passwordNeeded(); err != nil {
+				return err
+			}
 		}
 	} else if opts.verify || (opts.list && len(opts.command) == 0) {
-		return nil
+		return pamAccount(pam, me)
+	}
+	if err := pamAccount(pam, me); err != nil {
+		return err
 	}
 	if opts.list {
 		fmt.Println(path)
 		return nil
 	}
+	if pam != nil {
+		if code := pam.run("session", pamRequest{uid: me.uid, userKnown: true}); code != pamSuccess {
+			return sessionError(code)
+		}
+	}
 	return switchAndExec(opts, me, runAs, users, argv, path)
+}
+
+// pamAccount is pam_acct_mgmt for the invoking user (nothing without PAM).
+func pamAccount(pam *pamService, me account) error {
+	if pam == nil {
+		return nil
+	}
+	if code := pam.run("account", pamRequest{uid: me.uid, userKnown: true}); code != pamSuccess {
+		return accountError(code)
+	}
+	return nil
+}
+
+// fileExists is whether Linux-PAM's dlopen would find a module file.
+func fileExists(p string) bool {
+	fi, err := os.Stat(p)
+	return err == nil && !fi.IsDir()
 }
 
 // parseArgs reads sudo's options; done is true when the options were fully handled (-V, -h).
