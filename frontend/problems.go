@@ -13,14 +13,22 @@ import (
 	"github.com/laingville/laingfile/nixsets"
 )
 
-// packageProblems reports attributes that nixpkgs does not have, each at the Laingfile line
-// that asked for it (the package, or the set that contains it), with the nearest name.
-func (b *targetBuild) packageProblems(problems []nixsets.Problem) error {
+// packageProblems reports requested packages that cannot be used, each at the Laingfile line
+// that asked for it (the package, or the set that contains it): a missing attribute with the
+// nearest name, or why nixpkgs refuses the package, with what Nix said about it.
+func (b *targetBuild) packageProblems(problems []nixsets.Problem, read func(name string) ([]byte, error)) error {
 	var errs []error
 	var ranges []laingfile.Range
 	for _, p := range problems {
-		msg := problemMessage(p)
-		r, where := b.requestedBy(p.Attr)
+		nixSays := ""
+		if p.ID != "" {
+			if log, err := read(nixsets.ProblemLog(p)); err == nil {
+				nixSays = nixErrorMessage(string(log))
+			}
+		}
+		r, where, spelled := b.requestedBy(p.Attr)
+		p.Attr = spelled
+		msg := problemMessage(p, nixSays)
 		if where != "" {
 			msg += " (from " + where + ")"
 		}
@@ -30,40 +38,95 @@ func (b *targetBuild) packageProblems(problems []nixsets.Problem) error {
 	return located(errors.Join(errs...), b.source, ranges...)
 }
 
-func problemMessage(p nixsets.Problem) string {
-	if p.Problem == "notPackage" {
-		hint := ""
-		if len(p.Candidates) > 0 {
-			shown := p.Candidates
-			if len(shown) > 5 {
-				shown = shown[:5]
-			}
-			hint = fmt.Sprintf(" (it contains %s)", strings.Join(shown, ", "))
+// problemMessage says what is wrong with a requested package and what to write instead.
+func problemMessage(p nixsets.Problem, nixSays string) string {
+	switch p.Problem {
+	case nixsets.ProblemNotPackage:
+		return fmt.Sprintf("%q is a set of packages, not a package%s", p.Attr, listHint(" (it contains %s)", p.Candidates))
+	case nixsets.ProblemMissing:
+		if len(p.Prefix) == 0 {
+			return fmt.Sprintf("unknown package %q%s", p.Attr, laingfile.DidYouMean(p.Name, p.Candidates))
 		}
-		return fmt.Sprintf("%q is a set of packages, not a package%s", p.Attr, hint)
+		return fmt.Sprintf("unknown package %q: %s has no attribute %q%s", p.Attr, strings.Join(p.Prefix, "."), p.Name, laingfile.DidYouMean(p.Name, p.Candidates))
+	case nixsets.ProblemUnfree:
+		return fmt.Sprintf("%q has an unfree license (%s): to use it, set `allowUnfree: true` under `nixpkgs: config:`",
+			p.Attr, strings.Join(p.Details, ", "))
+	case nixsets.ProblemBroken:
+		return fmt.Sprintf("%q is marked as broken in this nixpkgs: pin a nixpkgs where it builds, or set `allowBroken: true` under `nixpkgs: config:` to try anyway", p.Attr)
+	case nixsets.ProblemUnsupported:
+		return fmt.Sprintf("%q is not available on %s%s: leave it out of this platform's image or build for a platform it supports",
+			p.Attr, p.System, listHint(" (it supports %s)", p.Details))
+	case nixsets.ProblemInsecure:
+		name, vulns := p.Attr, p.Details
+		if len(vulns) > 0 {
+			name, vulns = vulns[0], vulns[1:]
+		}
+		for i, v := range vulns { // nixpkgs writes paragraphs here
+			vulns[i] = shorten(v, 160)
+		}
+		return fmt.Sprintf("%q is marked as insecure%s: to use it anyway, list %q under `nixpkgs: config: permittedInsecurePackages:`",
+			p.Attr, listHint(" (%s)", vulns), name)
 	}
-	if len(p.Prefix) == 0 {
-		return fmt.Sprintf("unknown package %q%s", p.Attr, laingfile.DidYouMean(p.Name, p.Candidates))
+	if nixSays == "" {
+		nixSays = "evaluating it fails"
 	}
-	return fmt.Sprintf("unknown package %q: %s has no attribute %q%s", p.Attr, strings.Join(p.Prefix, "."), p.Name, laingfile.DidYouMean(p.Name, p.Candidates))
+	return fmt.Sprintf("%q cannot be used on %s: %s", p.Attr, p.System, nixSays)
 }
 
-// requestedBy finds where an attribute came from: a package entry, a set, or the image kind.
-func (b *targetBuild) requestedBy(attr string) (laingfile.Range, string) {
+// listHint formats up to five names into format, or nothing for none.
+func listHint(format string, names []string) string {
+	if len(names) == 0 {
+		return ""
+	}
+	if len(names) > 5 {
+		names = append(names[:5:5], "…")
+	}
+	return fmt.Sprintf(format, strings.Join(names, ", "))
+}
+
+// nixErrorMessage is the innermost error in Nix's output: the text after its last "error:",
+// without the trace hint, on one line and at most a few hundred characters long.
+func nixErrorMessage(log string) string {
+	i := strings.LastIndex(log, "error:")
+	if i < 0 {
+		return ""
+	}
+	msg := log[i+len("error:"):]
+	if j := strings.Index(msg, "(use '--show-trace'"); j >= 0 {
+		msg = msg[:j]
+	}
+	return shorten(msg, 400)
+}
+
+// shorten puts text on one line of at most max characters.
+func shorten(text string, max int) string {
+	text = strings.Join(strings.Fields(text), " ")
+	if r := []rune(text); len(r) > max {
+		text = string(r[:max]) + "…"
+	}
+	return text
+}
+
+// requestedBy finds where an attribute came from: a package entry, a set, or the image kind;
+// and how the Laingfile spells it (a package file as written, not as the build step sees it).
+func (b *targetBuild) requestedBy(attr string) (laingfile.Range, string, string) {
 	for _, p := range b.target.Packages {
-		if p.Attr == attr || (p.Path != "" && strings.HasSuffix(attr, path.Clean("/"+p.Path))) {
-			return p.Range, ""
+		if p.Attr == attr {
+			return p.Range, "", attr
+		}
+		if p.Path != "" && strings.HasSuffix(attr, path.Clean("/"+p.Path)) {
+			return p.Range, "", p.Path
 		}
 	}
 	for _, s := range b.target.Sets {
 		set, _ := nixsets.Lookup(s.Name)
 		for _, a := range set.Attrs {
 			if a == attr {
-				return s.Range, fmt.Sprintf("set %q", s.Name)
+				return s.Range, fmt.Sprintf("set %q", s.Name), attr
 			}
 		}
 	}
-	return b.target.KindRange, fmt.Sprintf("every %s image", b.target.Kind)
+	return b.target.KindRange, fmt.Sprintf("every %s image", b.target.Kind), attr
 }
 
 // missingFile reports whether rel is missing from a build context, with a "did you mean" hint

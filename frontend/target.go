@@ -199,7 +199,7 @@ func (b *targetBuild) realise(ctx context.Context, nixOut llb.State, target ocis
 		return lfllb.Facts{}, b.hashMismatch(report.HashMismatch)
 	}
 	if len(report.Problems) > 0 {
-		return lfllb.Facts{}, b.packageProblems(report.Problems)
+		return lfllb.Facts{}, b.packageProblems(report.Problems, read)
 	}
 
 	profile, err := read("profile")

@@ -11,7 +11,9 @@ need_root
 load_versions
 : "${ACTIONLINT_VERSION:?hack/versions.env must set ACTIONLINT_VERSION}"
 
-APT_PACKAGES=(runc nix-bin busybox-static qemu-user-static patchelf)
+# g++-aarch64-linux-gnu cross-compiles the arm64 program the devcontainer tests run as a
+# binary from outside Nix.
+APT_PACKAGES=(runc nix-bin busybox-static qemu-user-static patchelf g++-aarch64-linux-gnu)
 
 install_packages() {
 	local missing=() p

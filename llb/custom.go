@@ -47,9 +47,9 @@ const (
 	attrBash      = "bashInteractive"
 	attrCoreutils = "coreutils"
 	attrCACert    = "cacert"
-	attrGlibc     = "glibc"
 	attrGCCLib    = "stdenv.cc.cc.lib"
 	attrSudo      = "sudo"
+	attrLinuxPAM  = "linux-pam"
 	attrNixDirenv = "nix-direnv"
 )
 
@@ -58,7 +58,7 @@ func ImpliedPackages() []string { return []string{attrBash, attrCoreutils, attrC
 
 // InfoAttrs are the attributes whose store paths the build step reports.
 func InfoAttrs() []string {
-	return []string{attrBash, attrCoreutils, attrCACert, attrGlibc, attrGCCLib, attrSudo, attrNixDirenv}
+	return []string{attrBash, attrCoreutils, attrCACert, attrGCCLib, attrSudo, attrLinuxPAM, attrNixDirenv}
 }
 
 // profileLinks are the profile directories linked at the root, as Nix's docker images do, so
@@ -204,12 +204,42 @@ func devcontainerFiles(b *fileActions, u laingfile.User, f Facts, nixOut bkllb.S
 		b.mkfile("/etc/sudoers", 0o440, "root ALL=(ALL:ALL) ALL\n#includedir /etc/sudoers.d\n", root, at)
 		b.mkdir("/etc/sudoers.d", 0o750, root, at)
 		b.mkfile("/etc/sudoers.d/"+u.Name, 0o440, u.Name+" ALL=(ALL) NOPASSWD:ALL\n", root, at)
-		// A store path cannot be setuid: sudo is copied out of the store.
+		// A store path cannot be setuid: sudo is copied out of the store. It is nixpkgs' own
+		// sudo, which the binary cache has, so it uses PAM and needs a service file.
 		b.copy(nixOut, sudo+"/bin/sudo", "/usr/bin/sudo", &bkllb.CopyInfo{
 			Mode: &bkllb.ChmodOpt{Mode: 0o4755}, ChownOpt: rootOwner(), CreatedTime: ptr(LayerTime()),
 		})
+		b.mkdir("/etc/pam.d", 0o755, root, at)
+		for _, s := range pamServices(f.Path(attrLinuxPAM)) {
+			b.mkfile("/etc/pam.d/"+s.name, 0o644, s.config, root, at)
+		}
 	}
 }
+
+// pamServices are /etc/pam.d/sudo and /etc/pam.d/other for a devcontainer. sudo's NOPASSWD
+// rule needs no authentication, only an account check and a session; anything that would ask
+// for a password (the users have none) is refused, and so is every other PAM service. Modules
+// are named by path inside linux-pam when the image has it (relative names resolve to the
+// same directory, libpam's own).
+func pamServices(linuxPAM string) []pamService {
+	module := func(name string) string {
+		if linuxPAM == "" {
+			return name
+		}
+		return linuxPAM + "/lib/security/" + name
+	}
+	return []pamService{
+		{"sudo", fmt.Sprintf("# sudo in this devcontainer: root and NOPASSWD rules only.\n"+
+			"auth     sufficient %[1]s\nauth     required   %[2]s\naccount  required   %[3]s\nsession  required   %[3]s\n",
+			module("pam_rootok.so"), module("pam_deny.so"), module("pam_permit.so"))},
+		{"other", fmt.Sprintf("# Every other PAM service is refused.\n"+
+			"auth     required   %[1]s\naccount  required   %[1]s\npassword required   %[1]s\nsession  required   %[1]s\n",
+			module("pam_deny.so"))},
+	}
+}
+
+// pamService is one file in /etc/pam.d.
+type pamService struct{ name, config string }
 
 // nixStore makes /nix a single-user Nix installation of the user's: the database registering
 // every store path of the image, and the store and state directories owned by the user, so
@@ -228,8 +258,15 @@ func nixStore(b *fileActions, u laingfile.User, f Facts) {
 	}
 	b.mkfile(nixStateDir+"/db/db.sqlite", 0o644, string(f.NixDB.SQLite), owner, at)
 	b.mkfile(nixStateDir+"/db/schema", 0o644, string(f.NixDB.Schema), owner, at)
-	// Profiles are garbage collector roots, as Nix sets them up.
+	// Profiles are garbage collector roots, as Nix sets them up. So is sudo, which is outside
+	// the profile: collecting it would leave /usr/bin/sudo without its plugins.
 	b.symlink(profileDir, nixStateDir+"/gcroots/profiles", owner, at)
+	if sudo := f.Packages[attrSudo]; len(sudo) > 0 {
+		b.mkdir(nixStateDir+"/gcroots/laingfile", 0o755, owner, at)
+		for _, p := range sudo {
+			b.symlink(p, nixStateDir+"/gcroots/laingfile/"+path.Base(p), owner, at)
+		}
+	}
 }
 
 // stamped copies a whole tree with every entry's mtime set to LayerTime. Writing a file

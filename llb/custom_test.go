@@ -2,6 +2,7 @@ package llb
 
 import (
 	"fmt"
+	"path"
 	"strings"
 	"testing"
 
@@ -77,7 +78,11 @@ func customFacts() Facts {
 	coreutils := storePath("coreutils-9.5", 5<<20)
 	nixDirenv := storePath("nix-direnv-3.0.6", 40<<10)
 	facts.Closure = append(facts.Closure, sudo, coreutils, nixDirenv)
+	linuxPAM := storePath("linux-pam-1.6.1", 1<<20)
+	facts.Closure = append(facts.Closure, linuxPAM)
 	facts.Info[attrSudo] = []string{sudo.Path}
+	facts.Info[attrLinuxPAM] = []string{linuxPAM.Path}
+	facts.Packages = map[string][]string{attrSudo: {sudo.Path}}
 	facts.Info[attrCoreutils] = []string{coreutils.Path}
 	facts.Info[attrNixDirenv] = []string{nixDirenv.Path}
 	facts.ProfileEntries = []string{"bin", "lib", "lib64", "share"}
@@ -88,6 +93,8 @@ func customFacts() Facts {
 func TestCustomisationDevcontainer(t *testing.T) {
 	facts := customFacts()
 	bash := facts.Info[attrBash][0] + "/bin/bash"
+	pam := facts.Info[attrLinuxPAM][0] + "/lib/security/"
+	sudo := facts.Info[attrSudo][0]
 	nixOut := bkllb.Image("example.com/nix-out")
 	tests := []struct {
 		name string
@@ -118,6 +125,13 @@ func TestCustomisationDevcontainer(t *testing.T) {
 				"/etc/direnv/direnvrc":           {"source " + facts.Info[attrNixDirenv][0] + "/share/nix-direnv/direnvrc\n", 0o644, "0:0"},
 				"/nix/var/nix/db/db.sqlite":      {string(facts.NixDB.SQLite), 0o644, ids},
 				"/nix/var/nix/db/schema":         {"10", 0o644, ids},
+				// nixpkgs' sudo uses PAM: the cached sudo, not one rebuilt without it.
+				"/etc/pam.d/sudo": {"# sudo in this devcontainer: root and NOPASSWD rules only.\n" +
+					"auth     sufficient " + pam + "pam_rootok.so\nauth     required   " + pam + "pam_deny.so\n" +
+					"account  required   " + pam + "pam_permit.so\nsession  required   " + pam + "pam_permit.so\n", 0o644, "0:0"},
+				"/etc/pam.d/other": {"# Every other PAM service is refused.\n" +
+					"auth     required   " + pam + "pam_deny.so\naccount  required   " + pam + "pam_deny.so\n" +
+					"password required   " + pam + "pam_deny.so\nsession  required   " + pam + "pam_deny.so\n", 0o644, "0:0"},
 			}
 			for p, want := range files {
 				got, ok := w[p]
@@ -158,6 +172,8 @@ func TestCustomisationDevcontainer(t *testing.T) {
 				u.Home + "/.nix-profile":                                       "/nix/var/nix/profiles/per-user/" + u.Name + "/profile",
 				"/nix/var/nix/gcroots/profiles":                                "/nix/var/nix/profiles",
 				"/etc/ssl/certs/ca-certificates.crt":                           facts.Info[attrCACert][0] + "/etc/ssl/certs/ca-bundle.crt",
+				// sudo is outside the profile, so it needs a root of its own.
+				"/nix/var/nix/gcroots/laingfile/" + path.Base(sudo): sudo,
 			} {
 				if got := w[newpath]; got.kind != "link" || got.data != old {
 					t.Errorf("symlink %s -> %q, want %q", newpath, got.data, old)
@@ -186,7 +202,7 @@ func TestCustomisationRuntime(t *testing.T) {
 	if w["/app"].kind != "dir" || w["/app"].owner != "1000:1000" {
 		t.Errorf("/app = %+v, want the user's home", w["/app"])
 	}
-	for _, p := range []string{"/etc/sudoers", "/etc/os-release", "/etc/nix/nix.conf", "/app/.bashrc", "/usr/bin/sudo", "/nix/var/nix/db/db.sqlite", "/nix/store", "/app/.nix-profile"} {
+	for _, p := range []string{"/etc/sudoers", "/etc/pam.d/sudo", "/etc/os-release", "/etc/nix/nix.conf", "/app/.bashrc", "/usr/bin/sudo", "/nix/var/nix/db/db.sqlite", "/nix/store", "/app/.nix-profile"} {
 		if _, ok := w[p]; ok {
 			t.Errorf("runtime has %s", p)
 		}

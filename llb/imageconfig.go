@@ -58,14 +58,11 @@ func ImageConfig(in ImageInput) (*dockerspec.DockerOCIImage, error) {
 	if cacert := f.Path(attrCACert); cacert != "" {
 		env = append(env, "SSL_CERT_FILE="+cacert+"/etc/ssl/certs/ca-bundle.crt")
 	}
-	var libs []string
-	for _, a := range []string{attrGlibc, attrGCCLib} {
-		if p := f.Path(a); p != "" {
-			libs = append(libs, p+"/lib")
-		}
-	}
-	if len(libs) > 0 {
-		env = append(env, "LD_LIBRARY_PATH="+strings.Join(libs, ":"))
+	// The gcc runtime for binaries built elsewhere (the VS Code server's node): their loader,
+	// glibc's, finds libc next to itself but libstdc++ only through this. glibc is not named:
+	// a program from another nixpkgs would load this libc with its own loader and fail.
+	if gccLib := f.Path(attrGCCLib); gccLib != "" {
+		env = append(env, "LD_LIBRARY_PATH="+gccLib+"/lib")
 	}
 	for _, kv := range t.Env {
 		env = setEnv(env, kv.Key, kv.Value)

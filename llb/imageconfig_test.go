@@ -14,17 +14,18 @@ import (
 
 func testFacts() Facts {
 	c := testClosure()
-	bash, glibc := c[2].Path, c[4].Path
+	bash := c[2].Path
 	cacert := storePath("nss-cacert-3.101", 500<<10)
-	c = append(c, cacert)
+	gccLib := storePath("gcc-14.2.1-lib", 8<<20)
+	c = append(c, cacert, gccLib)
 	return Facts{
 		Closure: c,
 		Profile: "/nix/store/cccccccccccccccccccccccccccccccc-laingfile-profile",
 		Info: map[string][]string{
 			attrBash:   {bash},
-			attrGlibc:  {glibc},
 			attrCACert: {cacert.Path},
-			attrGCCLib: {"/nix/store/dddddddddddddddddddddddddddddddd-gcc-14.2.1-lib"}, // not in the closure
+			attrGCCLib: {gccLib.Path},
+			attrSudo:   {"/nix/store/dddddddddddddddddddddddddddddddd-sudo-1.9.17p2"}, // not in the closure
 		},
 	}
 }
@@ -54,7 +55,8 @@ func TestImageConfig(t *testing.T) {
 				"PATH=/home/vscode/.nix-profile/bin:/nix/var/nix/profiles/default/bin:/usr/bin:/bin",
 				"NIX_PATH=nixpkgs=https://github.com/NixOS/nixpkgs/archive/" + nixsets.DefaultPin().Rev + ".tar.gz",
 				"SSL_CERT_FILE=" + facts.Info[attrCACert][0] + "/etc/ssl/certs/ca-bundle.crt",
-				"LD_LIBRARY_PATH=" + facts.Info[attrGlibc][0] + "/lib", // gcc lib is not in the closure
+				// Only the gcc runtime: glibc's loader finds libc itself (docs/laingfile.md).
+				"LD_LIBRARY_PATH=" + facts.Info[attrGCCLib][0] + "/lib",
 			} {
 				if !slices.Contains(env, want) {
 					t.Errorf("env lacks %q: %v", want, env)

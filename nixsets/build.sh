@@ -38,9 +38,14 @@ if [ -n "${LAINGFILE_NETRC:-}" ]; then
 fi
 expr="/laingfile/build.nix --argstr requestFile /laingfile/request.json"
 
-# jsonString quotes a string for JSON.
-jsonString() {
-	printf '"%s"' "$(printf '%s' "$1" | sed 's/\\/\\\\/g; s/"/\\"/g')"
+# The script runs with the builder image's tools: Nix, bash, coreutils, grep, tar, gzip,
+# findutils (the real nixos/nix image has no sed or awk). JSON is written and read by Nix.
+
+# fromReport EXPR prints EXPR, a list of strings without spaces (store paths, ids), evaluated
+# with `report` bound to report.json, as words.
+fromReport() {
+	nix-instantiate --eval --strict --argstr file "$out/report.json" \
+		-E "{ file }: let report = builtins.fromJSON (builtins.readFile file); in toString ($1)" | tr -d '"'
 }
 
 echo "nix: evaluating for $LAINGFILE_SYSTEM"
@@ -55,34 +60,59 @@ echo "nix: evaluating for $LAINGFILE_SYSTEM"
 } | tee /tmp/eval-log >&2
 if [ "$(cat /tmp/eval-status)" != 0 ]; then
 	if grep -q "hash mismatch in file downloaded from" /tmp/eval-log; then
-		url=$(sed -n "s/.*hash mismatch in file downloaded from '\(.*\)':.*/\1/p" /tmp/eval-log | head -n 1)
-		specified=$(sed -n 's/^ *specified: *\([^ ]*\).*/\1/p' /tmp/eval-log | head -n 1)
-		got=$(sed -n 's/^ *got: *\([^ ]*\).*/\1/p' /tmp/eval-log | head -n 1)
-		printf '{"hashMismatch":{"url":%s,"specified":%s,"got":%s}}\n' \
-			"$(jsonString "$url")" "$(jsonString "$specified")" "$(jsonString "$got")" >"$out/report.json"
-		echo "nix: $url does not have the NAR hash $specified; see the Laingfile errors"
+		url=$(grep -o "hash mismatch in file downloaded from '[^']*'" /tmp/eval-log | head -n 1)
+		url=${url#*\'} url=${url%\'}
+		specified=$(grep -o 'specified: *[^ ]*' /tmp/eval-log | head -n 1)
+		got=$(grep -o 'got: *[^ ]*' /tmp/eval-log | head -n 1)
+		nix-instantiate --eval --strict --json --argstr url "$url" \
+			--argstr specified "${specified##* }" --argstr got "${got##* }" \
+			-E '{ url, specified, got }: { hashMismatch = { inherit url specified got; }; }' >"$out/report.json"
+		echo "nix: $url does not have the NAR hash ${specified##* }; see the Laingfile errors"
 		exit 0
 	fi
 	exit 1
 fi
-# shellcheck disable=SC2086
-problems=$(nix-instantiate "$@" --eval $expr -A problemCount)
-if [ "$problems" != 0 ]; then
-	echo "nix: $problems problem(s) in the requested packages; see the Laingfile errors"
+
+# A package that exists but cannot be used (an alias that throws, unfree, broken, insecure,
+# not for this system): Nix's own message about it goes to problems/<id>.log.
+problems=$(fromReport 'map (p: p.id) report.problems')
+if [ -n "$problems" ]; then
+	mkdir -p "$out/problems"
+	for id in $(fromReport 'map (p: p.id) (builtins.filter (p: p.problem != "missing" && p.problem != "notPackage") report.problems)'); do
+		# shellcheck disable=SC2086
+		nix-instantiate "$@" --eval --strict $expr -A "explain.$id" >/dev/null 2>"$out/problems/$id.log" || true
+	done
+	count=0
+	for id in $problems; do count=$((count + 1)); done
+	echo "nix: $count problem(s) in the requested packages; see the Laingfile errors"
 	exit 0
 fi
 
-echo "nix: realising"
+# What is to be done, before it is done: the derivations to build and the paths to fetch.
 # shellcheck disable=SC2086
-profile=$(nix-build "$@" --no-out-link $expr -A profile)
-# Packages kept out of the profile (a devcontainer's sudo, installed setuid outside the store)
-# are part of the image all the same.
+drvs=$(nix-instantiate "$@" $expr -A realise)
 # shellcheck disable=SC2086
-excluded=$(nix-build "$@" --no-out-link $expr -A excluded)
+nix-store "$@" --realise --dry-run $drvs 2>/tmp/plan
+built=0 substituted=0
+while IFS= read -r line; do
+	case $line in
+	"these "*" derivations will be built:") n=${line#these } built=${n%% *} ;;
+	"this derivation will be built:") built=1 ;;
+	"these "*" paths will be fetched"*) n=${line#these } substituted=${n%% *} ;;
+	"this path will be fetched"*) substituted=1 ;;
+	"  /nix/store/"*.drv) n=${line#  /nix/store/*-} && echo "nix: to build ${n%.drv}" ;;
+	esac
+done </tmp/plan
+echo "nix: realising: $substituted paths to substitute, $built to build"
+# shellcheck disable=SC2086
+nix-store "$@" --realise $drvs >/dev/null
+echo "nix: substituted $substituted paths, built $built"
+
+profile=$(fromReport 'report.profile')
 echo "$profile" >"$out/profile"
 ls -A "$profile" >"$out/profile-entries"
-# shellcheck disable=SC2086
-nix-store --query --requisites "$profile" $excluded >"$out/paths"
+# shellcheck disable=SC2046
+nix-store --query --requisites $(fromReport 'report.roots') >"$out/paths"
 # shellcheck disable=SC2046
 nix-store --dump-db $(cat "$out/paths") >"$out/closure"
 

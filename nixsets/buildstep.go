@@ -51,6 +51,10 @@ type RequestPackage struct {
 // Report is what the build expression says about a request before anything is realised.
 type Report struct {
 	Problems []Problem `json:"problems"`
+	// Profile is the store path of the profile; Roots are the store paths whose closure is
+	// the image (the profile and the outputs of the excluded packages).
+	Profile  string   `json:"profile"`
+	Roots    []string `json:"roots"`
 	Packages []struct {
 		Attr  string   `json:"attr"`
 		Paths []string `json:"paths"`
@@ -70,15 +74,36 @@ type HashMismatch struct {
 	Got       string `json:"got"`
 }
 
-// Problem is a requested attribute that is missing ("missing") or is not a package
-// ("notPackage"). Candidates are the names that exist where the lookup stopped.
+// The kinds of Problem.
+const (
+	ProblemMissing     = "missing"     // no such attribute
+	ProblemNotPackage  = "notPackage"  // an attribute set, not a derivation
+	ProblemThrows      = "throws"      // evaluating it fails (an alias that was removed, …)
+	ProblemUnfree      = "unfree"      // an unfree license and allowUnfree is not set
+	ProblemBroken      = "broken"      // meta.broken
+	ProblemUnsupported = "unsupported" // meta.platforms does not include the system
+	ProblemInsecure    = "insecure"    // meta.knownVulnerabilities
+)
+
+// Problem is a requested package that cannot be used. Prefix, Name and Candidates say where a
+// lookup stopped (the names that exist there); Details are the licenses (unfree), the
+// supported platforms (unsupported) or the package name and its vulnerabilities (insecure).
 type Problem struct {
 	Problem    string   `json:"problem"`
 	Attr       string   `json:"attr"`
 	Prefix     []string `json:"prefix"`
 	Name       string   `json:"name"`
 	Candidates []string `json:"candidates"`
+	System     string   `json:"system,omitempty"`
+	Details    []string `json:"details,omitempty"`
+	// ID names the file with Nix's own message about the problem (ProblemLog), for every kind
+	// but missing and notPackage.
+	ID string `json:"id"`
 }
+
+// ProblemLog is where the build step leaves Nix's message about a problem, relative to its
+// report directory.
+func ProblemLog(p Problem) string { return "problems/" + p.ID + ".log" }
 
 // platformSystems maps OCI platforms to Nix system names.
 func platformSystems() map[string]string {

@@ -19,14 +19,18 @@ type Set struct {
 func Sets() []Set {
 	return []Set{
 		{"base", []string{"bashInteractive", "coreutils", "findutils", "gnugrep", "gnused", "gawk", "gnutar", "gzip", "cacert", "tzdata"}},
-		// glibc and the gcc runtime give /lib64/ld-linux-*.so.* for the VS Code server.
-		{"vscodeCompat", []string{"glibc", "stdenv.cc.cc.lib"}},
+		// What a binary built for a mainstream distribution (the VS Code server's node) needs:
+		// glibc's `out` output (the loader, libc; `glibc` alone installs only `bin`, which has
+		// ldd), and the gcc runtime (libstdc++, libgcc_s). See docs/laingfile.md.
+		{"vscodeCompat", []string{"glibc.out", "glibc", "stdenv.cc.cc.lib"}},
 		{"devTools", []string{"gitMinimal", "curl", "jq", "ripgrep", "fd", "fzf", "bat", "diffutils", "just", "shadow", "sudo", "starship", "openssh"}},
 		{"nixTools", []string{"nix", "direnv", "nix-direnv"}},
 		{"python", []string{"python312"}},
 		{"pythonDev", []string{"python312Packages.pip", "python312Packages.virtualenv", "uv", "ruff", "pyright"}},
 		{"node", []string{"nodejs_22"}},
-		{"nodeDev", []string{"bun", "nodePackages.typescript", "nodePackages.typescript-language-server", "nodePackages.prettier", "nodePackages.eslint"}},
+		// Top-level names: nixpkgs removed `nodePackages` (it throws since 2026-03); at the
+		// release pin its members are aliases of these same store paths.
+		{"nodeDev", []string{"bun", "typescript", "typescript-language-server", "prettier", "eslint"}},
 		{"go", []string{"go"}},
 		{"goDev", []string{"gopls", "golangci-lint"}},
 		{"rust", []string{"rustc", "cargo"}},

@@ -22,6 +22,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -143,8 +144,9 @@ func realise(im *image, nixpkgs, profile, system, work string) error {
 	if err := os.WriteFile(exprFile, nixsets.BuildExpression(), 0o644); err != nil {
 		return err
 	}
-	opts := []string{"--option", "sandbox", "false", "--option", "build-users-group", "", "--option", "substituters", "",
-		"--option", "extra-platforms", system, exprFile, "--argstr", "requestFile", reqFile}
+	settings := []string{"--option", "sandbox", "false", "--option", "build-users-group", "", "--option", "substituters", "",
+		"--option", "extra-platforms", system}
+	opts := append(slices.Clip(settings), exprFile, "--argstr", "requestFile", reqFile)
 	reportJSON, err := nix("nix-instantiate", append([]string{"--eval", "--strict", "--json", "-A", "report"}, opts...)...)
 	if err != nil {
 		return err
@@ -156,16 +158,15 @@ func realise(im *image, nixpkgs, profile, system, work string) error {
 	if len(report.Problems) > 0 {
 		return fmt.Errorf("unknown packages: %+v", report.Problems)
 	}
-	profilePath, err := nix("nix-build", append([]string{"--no-out-link", "-A", "profile"}, opts...)...)
+	// As the build step does: realise, then the closure of the report's roots.
+	drvs, err := nix("nix-instantiate", append([]string{"-A", "realise"}, opts...)...)
 	if err != nil {
 		return err
 	}
-	// As the build step does: the profile and the packages kept out of it (sudo).
-	excluded, err := nix("nix-build", append([]string{"--no-out-link", "-A", "excluded"}, opts...)...)
-	if err != nil {
+	if _, err := nix("nix-store", append(append(settings, "--realise"), strings.Fields(drvs)...)...); err != nil {
 		return err
 	}
-	paths, err := nix("nix-store", append([]string{"--query", "--requisites", strings.TrimSpace(profilePath)}, strings.Fields(excluded)...)...)
+	paths, err := nix("nix-store", append([]string{"--query", "--requisites"}, report.Roots...)...)
 	if err != nil {
 		return err
 	}

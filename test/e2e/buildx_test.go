@@ -174,6 +174,19 @@ func TestBuildx(t *testing.T) {
 		}
 	})
 
+	// nodeDev names top-level packages; nixpkgs removed the nodePackages set they were in.
+	t.Run("node devcontainer", func(t *testing.T) {
+		dir := filepath.Join(e.root, "examples", "node")
+		const platform = "linux/amd64"
+		ref := imageName(t, "node-devcontainer")
+		e.mustBuildx(t, dir, "-f", "Laingfile", "--target", "devcontainer", "--platform", platform, "--push", "-t", ref, ".")
+		target := exampleTarget(t, dir, "devcontainer")
+		out, status := runInImage(t, imageRun{Image: ref, Platform: platform, Script: packagesOnPath(t, target, platform)})
+		if status != 0 || strings.TrimSpace(out) != "" {
+			t.Errorf("packages missing from the node devcontainer (exit %d):\n%s", status, out)
+		}
+	})
+
 	t.Run("call targets", func(t *testing.T) {
 		for _, ex := range examples {
 			t.Run(ex.lang, func(t *testing.T) {
@@ -196,6 +209,8 @@ func TestBuildx(t *testing.T) {
 		for _, tc := range []struct {
 			name      string
 			laingfile string
+			files     map[string]string
+			platform  string // default linux/amd64
 			wantLine  string // buildx marks the offending line with >>>
 			wantMsg   string
 		}{
@@ -212,11 +227,61 @@ func TestBuildx(t *testing.T) {
 				wantLine:  "   6 | >>>   - pythn312",
 				wantMsg:   `unknown package "pythn312" (did you mean "python312"?)`,
 			},
+			// What nixpkgs refuses to evaluate, each at the line that asked for it.
+			{
+				name:      "removed alias set",
+				laingfile: "# syntax=ghcr.io/laingville/laingfile:1\nkind: runtime\nsets: [base]\npackages:\n  - nodePackages.prettier\n",
+				wantLine:  "   5 | >>>   - nodePackages.prettier",
+				wantMsg:   `"nodePackages.prettier" cannot be used on x86_64-linux: nodePackages has been removed. Many packages are now available at the top level`,
+			},
+			{
+				name:      "removed alias",
+				laingfile: "# syntax=ghcr.io/laingville/laingfile:1\nkind: runtime\npackages: [hello, nodejs_18]\n",
+				wantLine:  "   3 | >>> packages: [hello, nodejs_18]",
+				wantMsg:   `"nodejs_18" cannot be used on x86_64-linux: Node.js 18.x has reached End-Of-Life and has been removed`,
+			},
+			{
+				name:      "unfree",
+				laingfile: "# syntax=ghcr.io/laingville/laingfile:1\nkind: runtime\nsets: [base]\npackages:\n  - terraform\n",
+				wantLine:  "   5 | >>>   - terraform",
+				wantMsg:   `"terraform" has an unfree license (bsl11): to use it, set ` + "`allowUnfree: true` under `nixpkgs: config:`",
+			},
+			{
+				name:      "broken",
+				laingfile: "# syntax=ghcr.io/laingville/laingfile:1\nkind: runtime\npackages:\n  - dhall-lsp-server\n",
+				wantLine:  "   4 | >>>   - dhall-lsp-server",
+				wantMsg:   `"dhall-lsp-server" is marked as broken in this nixpkgs`,
+			},
+			{
+				name:      "insecure",
+				laingfile: "# syntax=ghcr.io/laingville/laingfile:1\nkind: runtime\npackages:\n  - olm\n",
+				wantLine:  "   4 | >>>   - olm",
+				wantMsg:   `list "olm-3.2.16" under ` + "`nixpkgs: config: permittedInsecurePackages:`",
+			},
+			{
+				name:      "not on this platform",
+				laingfile: "# syntax=ghcr.io/laingville/laingfile:1\nkind: runtime\npackages:\n  - cpuid\n",
+				platform:  "linux/arm64",
+				wantLine:  "   4 | >>>   - cpuid",
+				wantMsg:   `"cpuid" is not available on aarch64-linux (it supports`,
+			},
+			{
+				name:      "package file that does not evaluate",
+				laingfile: "# syntax=ghcr.io/laingville/laingfile:1\nkind: runtime\npackages:\n  - ./nix/app.nix\n",
+				files:     map[string]string{"nix/app.nix": "{ stdenv, no-such-package }: stdenv.mkDerivation { name = \"app\"; }\n"},
+				wantLine:  "   4 | >>>   - ./nix/app.nix",
+				wantMsg:   `"./nix/app.nix" cannot be used on x86_64-linux:`,
+			},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				dir := t.TempDir()
 				writeFiles(t, dir, map[string]string{"Laingfile": tc.laingfile})
-				r := e.run(t, dir, nil, append(e.buildArgs(), "-f", "Laingfile", "--platform", "linux/amd64", ".")...)
+				writeFiles(t, dir, tc.files)
+				platform := tc.platform
+				if platform == "" {
+					platform = "linux/amd64"
+				}
+				r := e.run(t, dir, nil, append(e.buildArgs(), "-f", "Laingfile", "--platform", platform, ".")...)
 				if r.Err == nil {
 					t.Fatalf("the build succeeded:\n%s", tail(r.Output, 30))
 				}

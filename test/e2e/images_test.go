@@ -1,19 +1,24 @@
 package e2e
 
 import (
+	"debug/elf"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"reflect"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/laingville/laingfile/frontend/laingfile"
+	lfllb "github.com/laingville/laingfile/llb"
 	"github.com/laingville/laingfile/nixsets"
 	"github.com/laingville/laingfile/test/testenv"
 )
@@ -24,6 +29,8 @@ type imageCheck struct {
 	name   string
 	user   string
 	script string
+	// input is a host directory the script finds at inputDir ("" for none).
+	input string
 	// want returns what is wrong with the script's output, "" when nothing is. The script
 	// must also exit 0.
 	want func(out string) string
@@ -34,7 +41,7 @@ func runChecks(t *testing.T, ref, platform string, checks []imageCheck) {
 	t.Helper()
 	for _, c := range checks {
 		t.Run(c.name, func(t *testing.T) {
-			out, status := runInImage(t, imageRun{Image: ref, Platform: platform, User: c.user, Script: c.script})
+			out, status := runInImage(t, imageRun{Image: ref, Platform: platform, User: c.user, Script: c.script, Input: c.input})
 			if status != 0 {
 				t.Fatalf("exited %d:\n%s", status, out)
 			}
@@ -131,14 +138,15 @@ var pathProbes = map[string]string{
 	"bashInteractive": "cmd bash", "coreutils": "cmd ls", "findutils": "cmd find", "gnugrep": "cmd grep",
 	"gnused": "cmd sed", "gawk": "cmd gawk", "gnutar": "cmd tar", "gzip": "cmd gzip",
 	"cacert": "file $HOME/.nix-profile/etc/ssl/certs/ca-bundle.crt", "tzdata": "file $HOME/.nix-profile/share/zoneinfo/UTC",
-	"glibc": "file $LOADER", "stdenv.cc.cc.lib": "file $HOME/.nix-profile/lib/libstdc++.so.6",
+	"glibc.out": "file $LOADER", "glibc": "cmd ldd", "stdenv.cc.cc.lib": "file $HOME/.nix-profile/lib/libstdc++.so.6",
 	"gitMinimal": "cmd git", "curl": "cmd curl", "jq": "cmd jq", "ripgrep": "cmd rg", "fd": "cmd fd", "fzf": "cmd fzf",
 	"bat": "cmd bat", "diffutils": "cmd diff", "just": "cmd just", "shadow": "cmd useradd", "starship": "cmd starship",
 	"openssh": "cmd ssh", "sudo": "sudo", "nix": "cmd nix", "direnv": "cmd direnv",
 	"nix-direnv": "file $HOME/.nix-profile/share/nix-direnv/direnvrc", "python312": "cmd python3",
 	"python312Packages.pip": "cmd pip", "python312Packages.virtualenv": "cmd virtualenv", "uv": "cmd uv",
 	"ruff": "cmd ruff", "pyright": "cmd pyright", "nodejs_22": "cmd node", "go": "cmd go", "rustc": "cmd rustc",
-	"cargo": "cmd cargo",
+	"cargo": "cmd cargo", "bun": "cmd bun", "typescript": "cmd tsc", "typescript-language-server": "cmd typescript-language-server",
+	"prettier": "cmd prettier", "eslint": "cmd eslint",
 }
 
 // loaders are the ELF interpreters vscodeCompat provides, by platform.
@@ -221,12 +229,89 @@ const devCLIUpdateUID = `eval $(sed -n "s/${REMOTE_USER}:[^:]*:\([^:]*\):\([^:]*
 		chown -R $NEW_UID:$NEW_GID $HOME_FOLDER; \
 	fi;`
 
+// foreignProgram is a dynamically linked program built outside Nix, as the VS Code server's
+// node is: it needs glibc's loader at the standard path, libc and libstdc++.
+type foreignProgram struct {
+	dir    string // holds the program
+	script string // runs it from inputDir
+	want   string // what it prints
+}
+
+// foreignProgramFor gives the machine's own node on linux/amd64 and, on linux/arm64, a C++
+// program cross-compiled with Debian's aarch64 toolchain. Either must really be dynamically
+// linked against libstdc++ through the platform's loader, or the check would prove nothing.
+func foreignProgramFor(t *testing.T, platform string) foreignProgram {
+	t.Helper()
+	dir := t.TempDir()
+	var bin string
+	var p foreignProgram
+	switch platform {
+	case "linux/amd64":
+		node, err := exec.LookPath("node")
+		if err != nil {
+			t.Fatalf("no node on PATH (%v): the machine's node is the program from outside Nix", err)
+		}
+		data, err := os.ReadFile(node)
+		if err != nil {
+			t.Fatal(err)
+		}
+		bin = filepath.Join(dir, "node")
+		if err := os.WriteFile(bin, data, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		p = foreignProgram{dir: dir, script: inputDir + `/node -e 'console.log("node " + process.version + " runs")'`,
+			want: "node " + strings.TrimSpace(mustOutput(t, node, "--version")) + " runs"}
+	case "linux/arm64":
+		writeFiles(t, dir, map[string]string{"hello.cc": "#include <iostream>\n#include <string>\n" +
+			"int main() { std::string what = \"c++ runs\"; std::cout << what << std::endl; }\n"})
+		bin = filepath.Join(dir, "hello")
+		mustOutput(t, "aarch64-linux-gnu-g++", "-O1", "-o", bin, filepath.Join(dir, "hello.cc"))
+		p = foreignProgram{dir: dir, script: inputDir + "/hello", want: "c++ runs"}
+	default:
+		t.Fatalf("no program from outside Nix for %s", platform)
+	}
+	checkDynamic(t, bin, loaders[platform])
+	return p
+}
+
+// mustOutput runs a host command (Debian's aarch64-linux-gnu-g++ comes from hack/tools.sh).
+func mustOutput(t *testing.T, name string, args ...string) string {
+	t.Helper()
+	out, err := exec.Command(name, args...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
+// checkDynamic fails unless the ELF file at path is interpreted by loader and needs libstdc++.
+func checkDynamic(t *testing.T, path, loader string) {
+	t.Helper()
+	f, err := elf.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	interp := ""
+	for _, p := range f.Progs {
+		if p.Type == elf.PT_INTERP {
+			b, _ := io.ReadAll(p.Open())
+			interp = strings.TrimRight(string(b), "\x00")
+		}
+	}
+	needed, _ := f.DynString(elf.DT_NEEDED)
+	if interp != loader || !slices.Contains(needed, "libstdc++.so.6") {
+		t.Fatalf("%s: interpreter %q, needs %v; want %s and libstdc++.so.6", path, interp, needed, loader)
+	}
+}
+
 // devcontainerChecks are what a devcontainer must do when it runs: the user, sudo, the shell
 // hooks, a Nix that verifies and builds as the user, the packages, and what the Dev Containers
 // CLI does to start it and to change its user's uid.
 func devcontainerChecks(t *testing.T, target *laingfile.Target, platform string) []imageCheck {
 	u := target.User
 	uid := fmt.Sprint(u.UID)
+	foreign := foreignProgramFor(t, platform)
 	return append(commonChecks(), []imageCheck{
 		{
 			name:   "user",
@@ -269,6 +354,23 @@ nix build "$@" -f hello.nix -o result-new 2>log || { cat log; exit 1; }
 cat result-new
 nix-store --verify-path "$out" && echo registered`,
 			want: exactly("hello from nix", uid, "hello from nix", "registered"),
+		},
+		{
+			// The VS Code server is such a program: the loader at its standard path, libc next
+			// to it, libstdc++ through LD_LIBRARY_PATH, which must not name glibc.
+			name:  "a program built outside Nix runs",
+			input: foreign.dir,
+			script: `case ":${LD_LIBRARY_PATH-}:" in *-glibc-*) echo "LD_LIBRARY_PATH names glibc: $LD_LIBRARY_PATH" ;; esac
+` + foreign.script,
+			want: exactly(foreign.want),
+		},
+		{
+			// sudo is outside the profile; collecting it would break /usr/bin/sudo.
+			name: "garbage collection keeps sudo",
+			script: `nix-collect-garbage -d >log 2>&1 || { cat log; exit 1; }
+sudo -n nix-collect-garbage -d >log 2>&1 || { cat log; exit 1; }
+sudo -n true && echo sudo works`,
+			want: exactly("sudo works"),
 		},
 		{
 			name:   "packages on PATH",
@@ -466,8 +568,67 @@ func TestPythonDevcontainerWorks(t *testing.T) {
 				t.Fatal(err)
 			}
 			t.Run("image config", func(t *testing.T) { checkConfig(t, cfg, target) })
+			if platform == "linux/amd64" { // the host builds the fixture natively
+				t.Run("every store path is the fixture's own", func(t *testing.T) { checkUnmodifiedClosure(t, img, target) })
+			}
 			runChecks(t, ref, platform, devcontainerChecks(t, target, platform))
 		})
+	}
+}
+
+// checkUnmodifiedClosure checks that every store path of an x86_64-linux image but its profile
+// is one that the fixture itself defines: an output of one of the target's attributes, or in
+// the closure of one, realised on the host without any override. An image that carried a
+// package rebuilt with other arguments (sudo without PAM) would need a build that the binary
+// cache does not have.
+func checkUnmodifiedClosure(t *testing.T, img v1.Image, target *laingfile.Target) {
+	t.Helper()
+	var sets []string
+	for _, s := range target.Sets {
+		sets = append(sets, s.Name)
+	}
+	var attrs []string
+	for _, a := range nixsets.Expand(sets, lfllb.ImpliedPackages()...) {
+		attrs = append(attrs, strconv.Quote(a))
+	}
+	for _, p := range target.Packages {
+		if p.Attr != "" {
+			attrs = append(attrs, strconv.Quote(p.Attr))
+		}
+	}
+	const expr = `{ nixpkgs, attrs }:
+let
+  pkgs = import nixpkgs { system = "x86_64-linux"; };
+  get = a: builtins.foldl' (set: n: builtins.getAttr n set) pkgs (builtins.filter builtins.isString (builtins.split "[.]" a));
+in builtins.concatMap (a: let p = get a; in map (o: builtins.getAttr o p) (p.outputs or [ "out" ])) attrs`
+	settings := []string{"--option", "sandbox", "false", "--option", "build-users-group", "", "--option", "substituters", ""}
+	outputs := mustOutput(t, "nix-build", append(settings, "--no-out-link", "-E", expr,
+		"--arg", "nixpkgs", filepath.Join(testenv.RepoRoot(t), "test", "fixtures", "nixpkgs"),
+		"--arg", "attrs", "[ "+strings.Join(attrs, " ")+" ]")...)
+	fixture := map[string]bool{}
+	for _, p := range strings.Fields(mustOutput(t, "nix-store", append([]string{"--query", "--requisites"}, strings.Fields(outputs)...)...)) {
+		fixture[p] = true
+	}
+	var foreign []string
+	count := 0
+	for _, l := range layersWithHistory(t, img) {
+		paths, ok := strings.CutPrefix(l.CreatedBy, "nix: ")
+		if !ok {
+			continue
+		}
+		for _, p := range strings.Fields(paths) {
+			count++
+			// The profile and its (empty) manifest are the build expression's own.
+			if !fixture[p] && !strings.HasSuffix(p, "-laingfile-profile") && !strings.HasSuffix(p, "-manifest.nix") {
+				foreign = append(foreign, p)
+			}
+		}
+	}
+	if count == 0 {
+		t.Fatal("the image has no store path layers")
+	}
+	if len(foreign) > 0 {
+		t.Errorf("%d of %d store paths are not the fixture's own outputs: %v", len(foreign), count, foreign)
 	}
 }
 

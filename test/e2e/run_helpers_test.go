@@ -15,6 +15,7 @@ import (
 	"github.com/moby/buildkit/client/llb/sourceresolver"
 	gwclient "github.com/moby/buildkit/frontend/gateway/client"
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
+	"github.com/tonistiigi/fsutil"
 
 	"github.com/laingville/laingfile/test/testenv"
 )
@@ -26,7 +27,12 @@ type imageRun struct {
 	Platform string // "linux/amd64" (default) or "linux/arm64" (emulated)
 	User     string // "" keeps the image's user; "root", "1000", "vscode", …
 	Script   string // run by the image's /bin/sh -c
+	// Input is a host directory mounted read-only at /laingfile-in ("" for none).
+	Input string
 }
+
+// inputDir is where imageRun.Input is mounted.
+const inputDir = "/laingfile-in"
 
 // runInImage runs r in BuildKit and returns what the script printed (stdout and stderr) and
 // its exit status. The run is never cached.
@@ -44,11 +50,20 @@ func runInImage(t *testing.T, r imageRun) (string, int) {
 	outDir := llb.Scratch().File(llb.Mkdir("/out", 0o777), llb.WithCustomName("output directory"))
 	script := fmt.Sprintf("(%s) >/laingfile-out/output 2>&1; echo $? >/laingfile-out/status", r.Script)
 
+	solveOpt := client.SolveOpt{}
+	if r.Input != "" {
+		fs, err := fsutil.NewFS(r.Input)
+		if err != nil {
+			t.Fatal(err)
+		}
+		solveOpt.LocalMounts = map[string]fsutil.FS{"input": fs}
+	}
+
 	var output string
 	status := -1
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()
-	_, err = c.Build(ctx, client.SolveOpt{}, "", func(ctx context.Context, gw gwclient.Client) (*gwclient.Result, error) {
+	_, err = c.Build(ctx, solveOpt, "", func(ctx context.Context, gw gwclient.Client) (*gwclient.Result, error) {
 		img := llb.Image(r.Image, llb.Platform(p), llb.WithMetaResolver(gw), llb.ResolveModeForcePull)
 		user := r.User
 		if user == "" {
@@ -71,6 +86,9 @@ func runInImage(t *testing.T, r imageRun) (string, int) {
 		}
 		if user != "" {
 			opts = append(opts, llb.User(user))
+		}
+		if r.Input != "" {
+			opts = append(opts, llb.AddMount(inputDir, llb.Local("input"), llb.Readonly))
 		}
 		out := img.Run(opts...).GetMount("/laingfile-out")
 		def, err := out.Marshal(ctx, llb.Platform(p))
