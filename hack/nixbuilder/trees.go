@@ -75,11 +75,13 @@ func (a arch) machine() elf.Machine {
 //	bin/nix                the launcher; bin/nix-* link to it
 //	libexec/nix            Debian's Nix binary, unchanged
 //	libexec/build-remote   link to ../bin/nix (a build hook, if one is wanted)
-//	lib/                   the glibc loader and every shared library Nix needs
+//	libexec/lib/           the glibc loader and every shared library Nix needs
 //
 // The launcher finds the tree from its own path and runs
-// lib/<loader> --library-path lib --argv0 <argv[0]> libexec/nix, so nothing in
-// the tree depends on where it is placed.
+// libexec/lib/<loader> --library-path libexec/lib --argv0 <argv[0]> libexec/nix,
+// so nothing in the tree depends on where it is placed. The libraries are the
+// program's own, not lib/: in a profile that holds the tree (the fixture's nix
+// package), they must not stand in for a glibc the image does not have.
 func writeNixTree(a arch, dst string) error {
 	nixBin := filepath.Join(a.root, "usr/bin/nix")
 	libs, interp, err := sharedLibraryClosure(a, nixBin, dlopened)
@@ -100,24 +102,10 @@ func writeNixTree(a arch, dst string) error {
 	if err := os.Symlink("../bin/nix", filepath.Join(dst, "libexec/build-remote")); err != nil {
 		return err
 	}
-	sonames := make([]string, 0, len(libs))
-	for soname := range libs {
-		sonames = append(sonames, soname)
-	}
-	sort.Strings(sonames)
-	for _, soname := range sonames {
-		mode := os.FileMode(0o644)
-		if soname == interp {
-			mode = 0o755 // the loader is what the launcher executes
-		}
-		if err := copyFile(libs[soname], filepath.Join(dst, "lib", soname), mode); err != nil {
-			return err
-		}
-	}
 	if _, ok := libs[interp]; !ok {
 		return fmt.Errorf("loader %s not found in %s", interp, a.root)
 	}
-	return nil
+	return writePrivateLibs(dst, libs, interp)
 }
 
 // dlopened are libraries Nix loads at run time rather than through DT_NEEDED:
@@ -328,6 +316,25 @@ func (a arch) loaderName() string {
 	return "ld-linux-x86-64.so.2"
 }
 
+// privateLibDir holds a relocatable tree's loader and libraries (the launcher's
+// --library-path).
+const privateLibDir = "libexec/lib"
+
+// writePrivateLibs copies libs (soname -> file) into dst's privateLibDir, the
+// loader executable (the launcher runs it).
+func writePrivateLibs(dst string, libs map[string]string, loader string) error {
+	for _, soname := range slices.Sorted(maps.Keys(libs)) {
+		mode := os.FileMode(0o644)
+		if soname == loader {
+			mode = 0o755
+		}
+		if err := copyFile(libs[soname], filepath.Join(dst, privateLibDir, soname), mode); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // writeGlibcTree lays out lib/ with the glibc loader (0755) and glibcLibraries
 // (0644), regular files named by soname.
 func writeGlibcTree(a arch, dst string) error {
@@ -368,7 +375,7 @@ func findLibrary(a arch, soname string) (string, error) {
 
 // debianTree is a relocatable tree of Debian's dynamically linked programs, laid
 // out like the nix tree: bin/<name> is the launcher, libexec/<name> the program,
-// lib/ the loader and the programs' shared-library closure.
+// libexec/lib/ the loader and the programs' shared-library closure.
 type debianTree struct {
 	programs []string          // the programs, as paths inside the Debian root
 	links    map[string]string // more bin/ entries: name -> relative link target
@@ -439,14 +446,8 @@ func writeDebianTree(a arch, dst string, t debianTree) error {
 			return err
 		}
 	}
-	for _, soname := range slices.Sorted(maps.Keys(libs)) {
-		mode := os.FileMode(0o644)
-		if soname == a.loaderName() {
-			mode = 0o755
-		}
-		if err := copyFile(libs[soname], filepath.Join(dst, "lib", soname), mode); err != nil {
-			return err
-		}
+	if err := writePrivateLibs(dst, libs, a.loaderName()); err != nil {
+		return err
 	}
 	return nil
 }

@@ -274,12 +274,16 @@ func foreignProgramFor(t *testing.T, platform string) foreignProgram {
 	return p
 }
 
-// mustOutput runs a host command (Debian's aarch64-linux-gnu-g++ comes from hack/tools.sh).
+// mustOutput runs a host command and returns its standard output (Debian's
+// aarch64-linux-gnu-g++ comes from hack/tools.sh).
 func mustOutput(t *testing.T, name string, args ...string) string {
 	t.Helper()
-	out, err := exec.Command(name, args...).CombinedOutput()
+	var stderr strings.Builder
+	cmd := exec.Command(name, args...)
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
 	if err != nil {
-		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
+		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, stderr.String())
 	}
 	return string(out)
 }

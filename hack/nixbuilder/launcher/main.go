@@ -4,7 +4,7 @@
 // instead, so the launcher finds its tree and program from its own path
 // (<tree>/bin/<name>, every link resolved) and runs
 //
-//	<tree>/lib/<loader> --library-path <tree>/lib --argv0 <argv[0]> <tree>/libexec/<name> ARGS...
+//	<tree>/libexec/lib/<loader> --library-path <tree>/libexec/lib --argv0 <argv[0]> <tree>/libexec/<name> ARGS...
 //
 // argv[0] is kept: Nix dispatches on its base name (nix-build, nix-store, ...
 // are links to bin/nix), bash runs as a POSIX sh when called sh, git runs
@@ -44,7 +44,7 @@ func run() error {
 		return err
 	}
 	tree, name := filepath.Dir(filepath.Dir(self)), filepath.Base(self)
-	lib := filepath.Join(tree, "lib")
+	lib := filepath.Join(tree, "libexec", "lib")
 	argv0 := name
 	if len(os.Args) > 0 && os.Args[0] != "" {
 		argv0 = os.Args[0]
