@@ -173,7 +173,9 @@ builder_exists() { docker buildx inspect "$LAINGFILE_BUILDER" >/dev/null 2>&1; }
 
 ensure_builder() {
 	if builder_exists; then
-		docker buildx inspect "$LAINGFILE_BUILDER" | grep -q "$LAINGFILE_SOCK" ||
+		# Not `| grep -q`: grep stops reading at the first match, and under pipefail the
+		# writer's SIGPIPE fails the check now and then.
+		[[ $(docker buildx inspect "$LAINGFILE_BUILDER") == *"$LAINGFILE_SOCK"* ]] ||
 			die "buildx builder $LAINGFILE_BUILDER exists but does not point at $LAINGFILE_SOCK; remove it with: docker buildx rm $LAINGFILE_BUILDER"
 		log "buildx builder $LAINGFILE_BUILDER already exists"
 	else

@@ -44,7 +44,7 @@ enable_arches() {
 	local arch update=0
 	for arch in "${ARCHES[@]}"; do
 		[[ $arch == "$(dpkg --print-architecture)" ]] && continue
-		if ! dpkg --print-foreign-architectures | grep -qx "$arch"; then
+		if ! grep -qx "$arch" <<<"$(dpkg --print-foreign-architectures)"; then
 			log "adding dpkg architecture $arch"
 			dpkg --add-architecture "$arch"
 			update=1

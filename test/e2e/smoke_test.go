@@ -128,6 +128,31 @@ func smokeDigestID(t *testing.T) string {
 	return ref[strings.LastIndex(ref, ":")+1:][:16]
 }
 
+// smokePlatforms are the builder image's platforms with their Nix systems.
+var smokePlatforms = []struct {
+	platform ocispecs.Platform
+	system   string
+}{
+	{ocispecs.Platform{OS: "linux", Architecture: "amd64"}, "x86_64-linux"},
+	{ocispecs.Platform{OS: "linux", Architecture: "arm64"}, "aarch64-linux"},
+}
+
+// smokeSeeded runs a shell script in the builder image with /nix seeded from the
+// image (a cache per system) and returns the directory its /out was exported to.
+func smokeSeeded(t *testing.T, platform ocispecs.Platform, system, script string) string {
+	t.Helper()
+	outDir, log, err := smokeExec(t, smokeRun{
+		platform: platform,
+		cacheID:  "laingfile-e2e-smoke-nix-" + system + "-" + smokeDigestID(t),
+		seeded:   true,
+		args:     []string{"/bin/sh", "-c", script},
+	})
+	if err != nil {
+		t.Fatalf("running the builder image: %v\n%s", err, log)
+	}
+	return outDir
+}
+
 func smokeRead(t *testing.T, dir, file string) string {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join(dir, file))
@@ -143,14 +168,7 @@ func smokeRead(t *testing.T, dir, file string) string {
 // nixbld build user.
 func TestBuilderImageRunsLikeNixOS(t *testing.T) {
 	testenv.SkipIfShort(t)
-	tests := []struct {
-		platform ocispecs.Platform
-		system   string
-	}{
-		{ocispecs.Platform{OS: "linux", Architecture: "amd64"}, "x86_64-linux"},
-		{ocispecs.Platform{OS: "linux", Architecture: "arm64"}, "aarch64-linux"},
-	}
-	for _, tt := range tests {
+	for _, tt := range smokePlatforms {
 		t.Run(tt.system, func(t *testing.T) {
 			// A new derivation every run, so that Nix really builds.
 			nonce := fmt.Sprint(time.Now().UnixNano())
@@ -173,15 +191,7 @@ expr='derivation { name = "smoke"; system = "` + tt.system + `"; nonce = "` + no
 out=$(nix-build ` + opts + `--no-out-link -E "$expr")
 cat "$out" > /out/built
 `
-			outDir, log, err := smokeExec(t, smokeRun{
-				platform: tt.platform,
-				cacheID:  "laingfile-e2e-smoke-nix-" + tt.system + "-" + smokeDigestID(t),
-				seeded:   true,
-				args:     []string{"/bin/sh", "-c", script},
-			})
-			if err != nil {
-				t.Fatalf("running the builder image: %v\n%s", err, log)
-			}
+			outDir := smokeSeeded(t, tt.platform, tt.system, script)
 			if got := smokeRead(t, outDir, "version"); got != "nix-build (Nix) 2.8.0" {
 				t.Errorf("nix-build --version = %q", got)
 			}
@@ -253,13 +263,7 @@ func TestBuilderImageIsNoKinderThanNixOS(t *testing.T) {
 	for _, c := range smokeRealProfileCommands {
 		allowed[c] = true
 	}
-	for _, tt := range []struct {
-		platform ocispecs.Platform
-		system   string
-	}{
-		{ocispecs.Platform{OS: "linux", Architecture: "amd64"}, "x86_64-linux"},
-		{ocispecs.Platform{OS: "linux", Architecture: "arm64"}, "aarch64-linux"},
-	} {
+	for _, tt := range smokePlatforms {
 		t.Run(tt.system, func(t *testing.T) {
 			cf := smokeBuilderConfig(t, tt.platform)
 			env := map[string]string{}
@@ -299,15 +303,7 @@ cd /tmp && git init -q r && git -C r -c user.name=s -c user.email=s@s commit -q 
   git clone -q r r2 && git -C r2 rev-list --count HEAD > /out/git 2>&1 || true
 ssh -V > /out/ssh 2>&1 || true
 `
-			outDir, log, err := smokeExec(t, smokeRun{
-				platform: tt.platform,
-				cacheID:  "laingfile-e2e-smoke-nix-" + tt.system + "-" + smokeDigestID(t),
-				seeded:   true,
-				args:     []string{"/bin/sh", "-c", script},
-			})
-			if err != nil {
-				t.Fatalf("running the builder image: %v\n%s", err, log)
-			}
+			outDir := smokeSeeded(t, tt.platform, tt.system, script)
 			if got := smokeRead(t, outDir, "sed"); got != "absent" {
 				t.Errorf("command -v sed: %s; nixos/nix has no sed", got)
 			}
