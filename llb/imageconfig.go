@@ -98,7 +98,7 @@ func ImageConfig(in ImageInput) (*dockerspec.DockerOCIImage, error) {
 		labels["dev.laingfile.nixpkgs.rev"] = in.Pin.Rev
 	}
 	if t.Kind == laingfile.KindDevcontainer {
-		meta, err := devcontainerMetadata(t)
+		meta, err := devcontainerMetadata(t, f.NixDB.SQLite != nil)
 		if err != nil {
 			return nil, err
 		}
@@ -135,19 +135,34 @@ func setEnv(env []string, key, value string) []string {
 }
 
 // devcontainerMetadata is the devcontainer.metadata label (Dev Container spec): a JSON array
-// with one entry naming the users, merged with the Laingfile's `metadata:`.
-func devcontainerMetadata(t *laingfile.Target) (string, error) {
+// of entries, which tools apply in order. The last names the users, merged with the
+// Laingfile's `metadata:`; before it, for a user's Nix store, the command that gives the
+// store back to the user after the Dev Containers CLI changed the user's uid.
+func devcontainerMetadata(t *laingfile.Target, nixStore bool) (string, error) {
+	var entries []map[string]any
+	if nixStore && t.User.UID != 0 {
+		entries = append(entries, map[string]any{"onCreateCommand": nixOwnerAfterUIDChange})
+	}
 	entry := map[string]any{
 		"remoteUser":    t.User.Name,
 		"containerUser": t.User.Name,
 	}
 	maps.Copy(entry, t.Metadata)
-	data, err := json.Marshal([]map[string]any{entry})
+	data, err := json.Marshal(append(entries, entry))
 	if err != nil {
 		return "", fmt.Errorf("devcontainer metadata: %w", err)
 	}
 	return string(data), nil
 }
+
+// nixOwnerAfterUIDChange runs when a devcontainer is created. On a Linux host whose user's
+// uid is not the image user's, the Dev Containers CLI gives the image user the host's uid
+// and gid (updateRemoteUserUID) but chowns only the home directory: the Nix store directory,
+// the database and the rest of /nix/var would stay the old uid's, and every nix command fail.
+// This gives exactly what the image gave the user (nixStore) to the new uid. Store paths are
+// root's and skipped: chowning them would copy every file up in overlayfs.
+const nixOwnerAfterUIDChange = `old=$(stat -c %u /nix/var/nix) && [ "$old" = "$(id -u)" ] || ` +
+	`sudo -n find /nix -path '/nix/store/*' -prune -o -user "$old" -exec chown -h "$(id -u):$(id -g)" {} +`
 
 // mergeConfig applies a raw image-config fragment over the config, key by key, as the upstream
 // `extraConfig` did: a key in the fragment replaces the whole value.

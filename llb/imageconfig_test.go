@@ -73,7 +73,8 @@ func TestImageConfig(t *testing.T) {
 			if err := json.Unmarshal([]byte(labels["devcontainer.metadata"].(string)), &meta); err != nil {
 				t.Fatal(err)
 			}
-			if meta[0]["remoteUser"] != "vscode" || meta[0]["containerUser"] != "vscode" || meta[0]["customizations"] == nil {
+			last := meta[len(meta)-1]
+			if last["remoteUser"] != "vscode" || last["containerUser"] != "vscode" || last["customizations"] == nil {
 				t.Errorf("devcontainer.metadata = %v", meta)
 			}
 		}},
@@ -144,5 +145,55 @@ func TestImageConfigRejectsBadFragment(t *testing.T) {
 	_, err := ImageConfig(ImageInput{Target: target, Platform: ocispecs.Platform{OS: "linux", Architecture: "amd64"}, Facts: testFacts()})
 	if err == nil {
 		t.Fatal("a config fragment with Env as a string was accepted")
+	}
+}
+
+func TestDevcontainerMetadata(t *testing.T) {
+	user := laingfile.User{Name: "vscode", UID: 1000, GID: 1000, Home: "/home/vscode"}
+	root := laingfile.User{Name: "root", UID: 0, GID: 0, Home: "/root"}
+	tests := []struct {
+		name     string
+		user     laingfile.User
+		nixStore bool
+		metadata map[string]any
+		// onCreate says whether the first entry gives the Nix store to a changed uid.
+		onCreate bool
+	}{
+		{"user with a Nix store", user, true, nil, true},
+		{"user without Nix", user, false, nil, false},
+		{"root owns the store anyway", root, true, nil, false},
+		{"the Laingfile's own onCreateCommand is kept", user, true, map[string]any{"onCreateCommand": "make setup"}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			target := &laingfile.Target{Kind: laingfile.KindDevcontainer, User: tt.user, Metadata: tt.metadata}
+			label, err := devcontainerMetadata(target, tt.nixStore)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var entries []map[string]any
+			if err := json.Unmarshal([]byte(label), &entries); err != nil {
+				t.Fatal(err)
+			}
+			want := 1
+			if tt.onCreate {
+				want = 2
+				if entries[0]["onCreateCommand"] != nixOwnerAfterUIDChange {
+					t.Errorf("first entry %v, want the Nix store's onCreateCommand", entries[0])
+				}
+			}
+			if len(entries) != want {
+				t.Fatalf("%d entries, want %d: %s", len(entries), want, label)
+			}
+			last := entries[len(entries)-1]
+			if last["remoteUser"] != tt.user.Name || last["containerUser"] != tt.user.Name {
+				t.Errorf("last entry %v does not name the user", last)
+			}
+			for k, v := range tt.metadata {
+				if last[k] != v {
+					t.Errorf("%s = %v, want the Laingfile's %v", k, last[k], v)
+				}
+			}
+		})
 	}
 }

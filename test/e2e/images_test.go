@@ -312,7 +312,7 @@ func checkDynamic(t *testing.T, path, loader string) {
 // devcontainerChecks are what a devcontainer must do when it runs: the user, sudo, the shell
 // hooks, a Nix that verifies and builds as the user, the packages, and what the Dev Containers
 // CLI does to start it and to change its user's uid.
-func devcontainerChecks(t *testing.T, target *laingfile.Target, platform string) []imageCheck {
+func devcontainerChecks(t *testing.T, target *laingfile.Target, platform string, cfg *v1.ConfigFile) []imageCheck {
 	u := target.User
 	uid := fmt.Sprint(u.UID)
 	foreign := foreignProgramFor(t, platform)
@@ -404,10 +404,36 @@ wait $pid; echo "exit $?"`,
 grep "^` + u.Name + `:" /etc/passwd | cut -d: -f3,4
 grep "^` + u.Name + `:" /etc/group | cut -d: -f3
 stat -c '%u:%g' "` + u.Home + `" "` + u.Home + `/.bashrc" | sort -u
-sudo -n -u ` + u.Name + ` id -u`,
-			want: exactly(fmt.Sprintf("Updating UID:GID from %d:%d to 4242:4343.", u.UID, u.GID), "4242:4343", "4343", "4242:4343", "4242"),
+sudo -n -u ` + u.Name + ` id -u
+# Then the CLI runs the image's onCreateCommand as the user: Nix works for the new uid.
+sudo -n -u ` + u.Name + ` sh -c ` + shellJoin([]string{onCreateCommand(t, cfg)}) + `
+` + strings.ReplaceAll(hello, "PLATFORM", "uid-"+strings.ReplaceAll(platform, "/", "-")) + `chmod 755 .
+sudo -n -u ` + u.Name + ` nix-build "$@" --no-out-link hello.nix 2>log >out || cat log
+cat "$(cat out)"; stat -c %u "$(cat out)"; stat -c %u /nix/store /nix/var/nix/db/db.sqlite | sort -u`,
+			want: exactly(fmt.Sprintf("Updating UID:GID from %d:%d to 4242:4343.", u.UID, u.GID), "4242:4343", "4343", "4242:4343", "4242",
+				"hello from nix", "4242", "4242"),
 		},
 	}...)
+}
+
+// onCreateCommand is the devcontainer's onCreateCommand from its devcontainer.metadata label:
+// what the Dev Containers CLI runs as the remote user when it creates the container.
+func onCreateCommand(t *testing.T, cfg *v1.ConfigFile) string {
+	t.Helper()
+	var entries []map[string]any
+	if err := json.Unmarshal([]byte(cfg.Config.Labels["devcontainer.metadata"]), &entries); err != nil {
+		t.Fatalf("devcontainer.metadata: %v", err)
+	}
+	var cmds []string
+	for _, e := range entries {
+		if c, ok := e["onCreateCommand"].(string); ok {
+			cmds = append(cmds, c)
+		}
+	}
+	if len(cmds) == 0 {
+		t.Fatal("the devcontainer has no onCreateCommand")
+	}
+	return strings.Join(cmds, "\n")
 }
 
 // runtimeChecks are what a runtime image must do: run as its user in a writable home, have no
@@ -575,7 +601,7 @@ func TestPythonDevcontainerWorks(t *testing.T) {
 			if platform == "linux/amd64" { // the host builds the fixture natively
 				t.Run("every store path is the fixture's own", func(t *testing.T) { checkUnmodifiedClosure(t, img, target) })
 			}
-			runChecks(t, ref, platform, devcontainerChecks(t, target, platform))
+			runChecks(t, ref, platform, devcontainerChecks(t, target, platform, cfg))
 		})
 	}
 }
