@@ -13,7 +13,6 @@ import (
 
 	"github.com/moby/buildkit/frontend/dockerui"
 	gwclient "github.com/moby/buildkit/frontend/gateway/client"
-	"github.com/moby/buildkit/solver/pb"
 
 	"github.com/laingville/laingfile/frontend/laingfile"
 	"github.com/laingville/laingfile/nixsets"
@@ -68,6 +67,12 @@ func Build(ctx context.Context, c gwclient.Client) (res *gwclient.Result, err er
 		return res, err
 	}
 
+	// Before any work: a builder too old for the LLB below fails far from the cause otherwise.
+	caps := capsOf(c.BuildOpts())
+	if err := caps.check(needsOf(file, len(bc.TargetPlatforms), len(bc.CacheImports))); err != nil {
+		return nil, err
+	}
+
 	target := file.Target(bc.Target)
 	if target == nil {
 		return nil, file.UnknownTargetError(bc.Target)
@@ -76,7 +81,6 @@ func Build(ctx context.Context, c gwclient.Client) (res *gwclient.Result, err er
 	if err != nil {
 		return nil, err
 	}
-	llbCaps := c.BuildOpts().LLBCaps
 	b := &targetBuild{
 		client: c,
 		bc:     bc,
@@ -84,7 +88,7 @@ func Build(ctx context.Context, c gwclient.Client) (res *gwclient.Result, err er
 		target: target,
 		source: src.SourceMap,
 		epoch:  epoch,
-		merge:  llbCaps.Supports(pb.CapMergeOp) == nil,
+		merge:  caps.merge(),
 	}
 	// Once for all platforms: the pin (reading a flake.lock), and the files the build context
 	// must have.
