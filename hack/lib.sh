@@ -10,6 +10,9 @@ LAINGFILE_LOGS=/var/log/laingfile
 LAINGFILE_SOCK=unix://$LAINGFILE_RUN/buildkitd.sock
 LAINGFILE_REGISTRY=127.0.0.1:5000
 LAINGFILE_BUILDER=laingfile
+# The Docker Engines hack/env.sh starts, one per image store; each is reachable as the
+# docker context laingfile-STORE, whose default builder is buildx's `docker` driver.
+LAINGFILE_ENGINES=(classic containerd)
 
 REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
@@ -26,21 +29,24 @@ need_root() {
 }
 
 # pid_of NAME prints the pid recorded for NAME if that process is still alive and
-# still runs a binary called NAME; a stale file (reboot, pid reuse) prints nothing.
+# still runs the binary recorded with it (by default one called NAME); a stale file
+# (reboot, pid reuse) prints nothing.
 pid_of() {
-	local name=$1 file=$LAINGFILE_RUN/$1.pid pid exe
+	local name=$1 file=$LAINGFILE_RUN/$1.pid pid="" bin="" exe
 	[[ -s $file ]] || return 1
-	pid=$(<"$file")
+	read -r pid bin <"$file" || [[ -n $pid ]] || return 1
 	[[ $pid =~ ^[0-9]+$ ]] || return 1
 	kill -0 "$pid" 2>/dev/null || return 1
 	exe=$(readlink "/proc/$pid/exe" 2>/dev/null) || return 1
-	[[ $(basename "${exe% (deleted)}") == "$name" ]] || return 1
+	[[ $(basename "${exe% (deleted)}") == "${bin:-$name}" ]] || return 1
 	echo "$pid"
 }
 
 # start_daemon NAME CMD... runs CMD detached from this shell (its own session, so
 # the caller's terminal or job control cannot take it down), logs to
-# $LAINGFILE_LOGS/NAME.log and records its pid in $LAINGFILE_RUN/NAME.pid.
+# $LAINGFILE_LOGS/NAME.log and records its pid in $LAINGFILE_RUN/NAME.pid. The
+# daemon's binary is expected to be called NAME; DAEMON_BIN=BINARY start_daemon
+# NAME ... names another (two dockerd instances under names of their own).
 start_daemon() {
 	local name=$1
 	shift
@@ -48,7 +54,11 @@ start_daemon() {
 	# A background job of a non-interactive shell is not a process group leader, so
 	# setsid execs in place and $! is the daemon itself (pid_of checks that below).
 	setsid "$@" >>"$LAINGFILE_LOGS/$name.log" 2>&1 </dev/null &
-	echo $! >"$LAINGFILE_RUN/$name.pid"
+	if [[ -n ${DAEMON_BIN:-} && $DAEMON_BIN != "$name" ]]; then
+		echo "$! $DAEMON_BIN" >"$LAINGFILE_RUN/$name.pid"
+	else
+		echo $! >"$LAINGFILE_RUN/$name.pid"
+	fi
 	sleep 0.2
 	pid_of "$name" >/dev/null || {
 		tail -n 20 "$LAINGFILE_LOGS/$name.log" >&2
@@ -107,9 +117,10 @@ http_status() {
 	echo "${line%% *}"
 }
 
-# load_versions sets BUILDKIT_VERSION, BUILDX_VERSION and REGISTRY_VERSION.
+# load_versions sets BUILDKIT_VERSION, BUILDX_VERSION, REGISTRY_VERSION,
+# ACTIONLINT_VERSION and DOCKERD_VERSION.
 load_versions() {
 	# shellcheck source=hack/versions.env
 	source "$REPO_ROOT/hack/versions.env"
-	: "${BUILDKIT_VERSION:?} ${BUILDX_VERSION:?} ${REGISTRY_VERSION:?}"
+	: "${BUILDKIT_VERSION:?} ${BUILDX_VERSION:?} ${REGISTRY_VERSION:?} ${DOCKERD_VERSION:?} ${DEVCONTAINERS_CLI_VERSION:?}"
 }
