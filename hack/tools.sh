@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the tools the test environment needs: Debian packages, plus buildkitd,
-# buildctl, docker-buildx, registry and actionlint (which checks the examples'
-# GitHub workflows) built from their Go module source at the versions in
+# buildctl, docker-buildx, registry, actionlint (which checks the examples'
+# GitHub workflows) and Docker Engine's dockerd and docker-proxy (for buildx's
+# `docker` driver) built from their Go module source at the versions in
 # hack/versions.env. Binaries are cached per version under
 # $LAINGFILE_CACHE/tools, so a second run only checks and re-links.
 set -euo pipefail
@@ -10,10 +11,13 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 need_root
 load_versions
 : "${ACTIONLINT_VERSION:?hack/versions.env must set ACTIONLINT_VERSION}"
+: "${DOCKERD_VERSION:?hack/versions.env must set DOCKERD_VERSION}"
 
 # g++-aarch64-linux-gnu cross-compiles the arm64 program the devcontainer tests run as a
 # binary from outside Nix.
-APT_PACKAGES=(runc nix-bin busybox-static qemu-user-static patchelf g++-aarch64-linux-gnu)
+# containerd (with its runc shim) runs the containers of the dockerd instances hack/env.sh
+# starts (each dockerd starts one of its own); iproute2 makes their bridges.
+APT_PACKAGES=(runc nix-bin busybox-static qemu-user-static patchelf g++-aarch64-linux-gnu containerd iproute2)
 
 install_packages() {
 	local missing=() p
@@ -44,7 +48,12 @@ check_buildkit_pin() {
 # build_tool NAME MODULE VERSION LDFLAGS BIN=PKG... builds each main package PKG of
 # MODULE@VERSION into $LAINGFILE_CACHE/tools/NAME-VERSION/BIN. `go install mod@v`
 # refuses modules with replace directives (buildkit has them), so build inside a
-# writable copy of the module source instead.
+# writable copy of the module source instead. $BUILD_TAGS, if set, are the build tags.
+#
+# A module that keeps its requirements in vendor.mod/vendor.sum instead of go.mod
+# (github.com/docker/docker) is built from them renamed to go.mod/go.sum. Its vendor/
+# cannot be used (-mod=vendor): module zips leave out vendor/ but for modules.txt, so
+# the dependencies come from the module proxy like everyone else's.
 build_tool() {
 	local name=$1 mod=$2 ver=$3 ldflags=$4
 	shift 4
@@ -61,11 +70,17 @@ build_tool() {
 	mkdir -p "$src" "$dest.tmp"
 	cp -a "$dir/." "$src/"
 	chmod -R u+w "$src"
+	if [[ ! -f $src/go.mod && -f $src/vendor.mod ]]; then
+		log "$mod has vendor.mod instead of go.mod: building with it as go.mod"
+		mv "$src/vendor.mod" "$src/go.mod"
+		mv "$src/vendor.sum" "$src/go.sum"
+		rm -rf "$src/vendor"
+	fi
 	for spec in "$@"; do
-		log "building ${spec%%=*} $ver"
+		log "building ${spec%%=*} $ver${BUILD_TAGS:+ (tags: $BUILD_TAGS)}"
 		# The first build downloads a few hundred modules; one line each is noise.
 		(cd "$src" && GOFLAGS="-mod=mod -buildvcs=false" CGO_ENABLED=0 \
-			go build -trimpath -ldflags "-s -w $ldflags" -o "$dest.tmp/${spec%%=*}" "${spec#*=}") \
+			go build -trimpath -tags "${BUILD_TAGS:-}" -ldflags "-s -w $ldflags" -o "$dest.tmp/${spec%%=*}" "${spec#*=}") \
 			2> >(grep -v '^go: downloading ' >&2)
 	done
 	touch "$dest.tmp/.complete"
@@ -102,11 +117,42 @@ build_tool registry "$dist" "$REGISTRY_VERSION" \
 build_tool actionlint "$al" "$ACTIONLINT_VERSION" \
 	"-X $al.version=$ACTIONLINT_VERSION" \
 	actionlint=./cmd/actionlint
+# dockerd as Docker's static builds have it, without cgo: no btrfs or devicemapper graph
+# drivers (overlay2 and the containerd snapshotters remain) and no disk quota. The version
+# string is what `docker version` and buildx see as the engine's.
+dk=github.com/docker/docker
+dockerd_version=${DOCKERD_VERSION#v}
+dockerd_version=${dockerd_version%+incompatible}
+BUILD_TAGS="exclude_graphdriver_btrfs exclude_graphdriver_devicemapper exclude_disk_quota" \
+	build_tool dockerd "$dk" "$DOCKERD_VERSION" \
+	"-X $dk/dockerversion.Version=$dockerd_version -X $dk/dockerversion.GitCommit=$DOCKERD_VERSION" \
+	dockerd=./cmd/dockerd docker-proxy=./cmd/docker-proxy
+
+# install_npm NAME PACKAGE VERSION installs an npm package at a pinned version under
+# $LAINGFILE_CACHE/tools/NAME-VERSION, once.
+install_npm() {
+	local name=$1 pkg=$2 ver=$3 dest=$LAINGFILE_CACHE/tools/$1-$3
+	if [[ -f $dest/.complete ]]; then
+		log "$name $ver already installed ($dest)"
+		return
+	fi
+	command -v npm >/dev/null || die "npm is required for $pkg (Node.js comes with this machine)"
+	log "installing $pkg@$ver with npm"
+	rm -rf "$dest.tmp"
+	npm install --prefix "$dest.tmp" --no-audit --no-fund --loglevel=error "$pkg@$ver"
+	touch "$dest.tmp/.complete"
+	rm -rf "$dest"
+	mv "$dest.tmp" "$dest"
+}
+install_npm devcontainers-cli @devcontainers/cli "$DEVCONTAINERS_CLI_VERSION"
 
 tools=$LAINGFILE_CACHE/tools
+link "$tools/devcontainers-cli-$DEVCONTAINERS_CLI_VERSION/node_modules/.bin/devcontainer" /usr/local/bin/devcontainer
 link "$tools/buildkit-$BUILDKIT_VERSION/buildkitd" /usr/local/bin/buildkitd
 link "$tools/buildkit-$BUILDKIT_VERSION/buildctl" /usr/local/bin/buildctl
 link "$tools/registry-$REGISTRY_VERSION/registry" /usr/local/bin/registry
 link "$tools/actionlint-$ACTIONLINT_VERSION/actionlint" /usr/local/bin/actionlint
 link "$tools/buildx-$BUILDX_VERSION/docker-buildx" "${DOCKER_CONFIG:-$HOME/.docker}/cli-plugins/docker-buildx"
-log "tools ready: buildkitd $BUILDKIT_VERSION, buildx $BUILDX_VERSION, registry $REGISTRY_VERSION, actionlint $ACTIONLINT_VERSION"
+link "$tools/dockerd-$DOCKERD_VERSION/dockerd" /usr/local/bin/dockerd
+link "$tools/dockerd-$DOCKERD_VERSION/docker-proxy" /usr/local/bin/docker-proxy
+log "tools ready: buildkitd $BUILDKIT_VERSION, buildx $BUILDX_VERSION, registry $REGISTRY_VERSION, actionlint $ACTIONLINT_VERSION, dockerd $dockerd_version, devcontainer $DEVCONTAINERS_CLI_VERSION"
