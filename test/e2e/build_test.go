@@ -189,7 +189,9 @@ func TestPythonExampleBothKindsBothPlatforms(t *testing.T) {
 			t.Errorf("devcontainer config: user %q workdir %q created %v", devCfg.Config.User, devCfg.Config.WorkingDir, devCfg.Created)
 		}
 		var meta []map[string]any
-		if err := json.Unmarshal([]byte(devCfg.Config.Labels["devcontainer.metadata"]), &meta); err != nil || meta[0]["remoteUser"] != "vscode" || meta[0]["customizations"] == nil {
+		// Entries apply in order; the last names the user and carries the Laingfile's metadata.
+		if err := json.Unmarshal([]byte(devCfg.Config.Labels["devcontainer.metadata"]), &meta); err != nil || len(meta) == 0 ||
+			meta[len(meta)-1]["remoteUser"] != "vscode" || meta[len(meta)-1]["customizations"] == nil {
 			t.Errorf("devcontainer.metadata = %q (%v)", devCfg.Config.Labels["devcontainer.metadata"], err)
 		}
 		if runCfg.Config.User != "app" || runCfg.Config.WorkingDir != "/app" || !slices.Equal(runCfg.Config.Cmd, []string{"python3", "-m", "app"}) {
