@@ -3,7 +3,7 @@
 # buildctl, docker-buildx, registry, actionlint (which checks the examples'
 # GitHub workflows) and Docker Engine's dockerd and docker-proxy (for buildx's
 # `docker` driver) built from their Go module source at the versions in
-# hack/versions.env. Binaries are cached per version under
+# hack/versions.env, and the Dev Containers CLI from npm. Binaries are cached per version under
 # $LAINGFILE_CACHE/tools, so a second run only checks and re-links.
 set -euo pipefail
 # shellcheck source=hack/lib.sh
@@ -17,7 +17,7 @@ load_versions
 # binary from outside Nix.
 # containerd (with its runc shim) runs the containers of the dockerd instances hack/env.sh
 # starts (each dockerd starts one of its own); iproute2 makes their bridges.
-APT_PACKAGES=(runc nix-bin busybox-static qemu-user-static patchelf g++-aarch64-linux-gnu containerd iproute2)
+APT_PACKAGES=(runc nix-bin busybox-static qemu-user-static patchelf g++-aarch64-linux-gnu containerd iproute2 tini)
 
 install_packages() {
 	local missing=() p
@@ -155,4 +155,7 @@ link "$tools/actionlint-$ACTIONLINT_VERSION/actionlint" /usr/local/bin/actionlin
 link "$tools/buildx-$BUILDX_VERSION/docker-buildx" "${DOCKER_CONFIG:-$HOME/.docker}/cli-plugins/docker-buildx"
 link "$tools/dockerd-$DOCKERD_VERSION/dockerd" /usr/local/bin/dockerd
 link "$tools/dockerd-$DOCKERD_VERSION/docker-proxy" /usr/local/bin/docker-proxy
+# dockerd runs `docker run --init` (and buildx's docker-container builders) with docker-init,
+# which Docker's packages ship as a static tini.
+link /usr/bin/tini-static /usr/local/bin/docker-init
 log "tools ready: buildkitd $BUILDKIT_VERSION, buildx $BUILDX_VERSION, registry $REGISTRY_VERSION, actionlint $ACTIONLINT_VERSION, dockerd $dockerd_version, devcontainer $DEVCONTAINERS_CLI_VERSION"
