@@ -17,26 +17,21 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"sort"
 	"strings"
 	"time"
 
 	"github.com/containerd/platforms"
-	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
-	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
-	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+	"github.com/laingville/laingfile/hack/internal/ociindex"
 )
 
 // files is the repeated -file PLATFORM:PATH=SOURCE flag.
@@ -90,7 +85,7 @@ func run(ctx context.Context, bins files, push, ociDir, version, runcVersion, ca
 		plats = append(plats, p)
 	}
 	sort.Strings(plats)
-	var adds []mutate.IndexAddendum
+	var images []ociindex.Image
 	for _, p := range plats {
 		plat, err := platforms.Parse(p)
 		if err != nil {
@@ -105,47 +100,11 @@ func run(ctx context.Context, bins files, push, ociDir, version, runcVersion, ca
 			return err
 		}
 		fmt.Printf("==> %s: %s\n", platforms.Format(plat), d)
-		adds = append(adds, mutate.IndexAddendum{Add: img, Descriptor: v1.Descriptor{
-			Platform: &v1.Platform{OS: plat.OS, Architecture: plat.Architecture, Variant: plat.Variant},
-		}})
+		images = append(images, ociindex.Image{Platform: plat, Image: img})
 	}
-	idx := mutate.AppendManifests(mutate.IndexMediaType(empty.Index, types.OCIImageIndex), adds...)
-	d, err := idx.Digest()
+	d, err := ociindex.Publish(ctx, images, push, ociDir)
 	if err != nil {
 		return err
-	}
-	if push != "" {
-		ref, err := name.ParseReference(push)
-		if err != nil {
-			return err
-		}
-		desc, err := remote.Head(ref, remote.WithContext(ctx))
-		var terr *transport.Error
-		switch {
-		case err == nil && desc.Digest == d:
-			fmt.Printf("==> %s is up to date\n", push)
-		case err == nil || errors.As(err, &terr) && terr.StatusCode == http.StatusNotFound:
-			if err == nil {
-				fmt.Printf("==> %s has %s; pushing %s\n", push, desc.Digest, d)
-			} else {
-				fmt.Printf("==> pushing %s\n", push)
-			}
-			if err := remote.WriteIndex(ref, idx, remote.WithContext(ctx)); err != nil {
-				return err
-			}
-		default:
-			return fmt.Errorf("looking up %s: %w", push, err)
-		}
-	}
-	if ociDir != "" {
-		fmt.Printf("==> writing the OCI layout %s\n", ociDir)
-		lp, err := layout.Write(ociDir, empty.Index)
-		if err != nil {
-			return err
-		}
-		if err := lp.AppendIndex(idx); err != nil {
-			return err
-		}
 	}
 	fmt.Printf("==> buildkit image %s\n", d)
 	return nil

@@ -19,14 +19,12 @@ import (
 	"time"
 
 	"github.com/containerd/platforms"
-	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
-	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+	"github.com/laingville/laingfile/hack/internal/ociindex"
 )
 
 // The labels BuildKit reads from a frontend image: the gateway capabilities the frontend uses,
@@ -62,7 +60,7 @@ func run(ctx context.Context, repo, push, ociDir string, platformList []string, 
 	}
 	defer os.RemoveAll(work)
 
-	var adds []mutate.IndexAddendum
+	var images []ociindex.Image
 	for _, p := range platformList {
 		plat, err := platforms.Parse(p)
 		if err != nil {
@@ -81,34 +79,11 @@ func run(ctx context.Context, repo, push, ociDir string, platformList []string, 
 		if err != nil {
 			return err
 		}
-		adds = append(adds, mutate.IndexAddendum{Add: img, Descriptor: v1.Descriptor{
-			Platform: &v1.Platform{OS: plat.OS, Architecture: plat.Architecture, Variant: plat.Variant},
-		}})
+		images = append(images, ociindex.Image{Platform: plat, Image: img})
 	}
-	idx := mutate.AppendManifests(mutate.IndexMediaType(empty.Index, types.OCIImageIndex), adds...)
-	d, err := idx.Digest()
+	d, err := ociindex.Publish(ctx, images, push, ociDir)
 	if err != nil {
 		return err
-	}
-	if push != "" {
-		ref, err := name.ParseReference(push)
-		if err != nil {
-			return err
-		}
-		fmt.Printf("==> pushing %s\n", push)
-		if err := remote.WriteIndex(ref, idx, remote.WithContext(ctx)); err != nil {
-			return err
-		}
-	}
-	if ociDir != "" {
-		fmt.Printf("==> writing the OCI layout %s\n", ociDir)
-		lp, err := layout.Write(ociDir, empty.Index)
-		if err != nil {
-			return err
-		}
-		if err := lp.AppendIndex(idx); err != nil {
-			return err
-		}
 	}
 	fmt.Printf("==> frontend image %s\n", d)
 	return nil
