@@ -13,6 +13,7 @@ import (
 
 	"github.com/moby/buildkit/frontend/dockerui"
 	gwclient "github.com/moby/buildkit/frontend/gateway/client"
+	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/laingville/laingfile/frontend/laingfile"
 	"github.com/laingville/laingfile/nixsets"
@@ -42,7 +43,7 @@ func Build(ctx context.Context, c gwclient.Client) (res *gwclient.Result, err er
 	defer func() {
 		// A bug must reach the user as a message, not a Go stack trace through buildx.
 		if r := recover(); r != nil {
-			res, err = nil, fmt.Errorf("laingfile frontend: internal error: %v; please report it with your Laingfile", r)
+			res, err = nil, internalError(r)
 		}
 	}()
 
@@ -112,11 +113,30 @@ func Build(ctx context.Context, c gwclient.Client) (res *gwclient.Result, err er
 		// Asked for: chain the layers, as builders without MergeOp do, without a warning.
 		b.merge = false
 	}
-	rb, err := bc.Build(ctx, b.build)
+	rb, err := bc.Build(ctx, recoverBuild(b.build))
 	if err != nil {
 		return nil, err
 	}
 	return rb.Finalize()
+}
+
+// internalError is a panic as the user sees it: a message, no Go stack trace.
+func internalError(r any) error {
+	return fmt.Errorf("laingfile frontend: internal error: %v; please report it with your Laingfile", r)
+}
+
+// recoverBuild makes a panic in a per-platform build an error. dockerui runs each platform's
+// build in a goroutine of its own (an errgroup), out of reach of Build's recover, where a panic
+// would end the frontend with a stack trace.
+func recoverBuild(fn dockerui.BuildFunc) dockerui.BuildFunc {
+	return func(ctx context.Context, platform *ocispecs.Platform, idx int) (res *dockerui.BuildResult, err error) {
+		defer func() {
+			if r := recover(); r != nil {
+				res, err = nil, internalError(r)
+			}
+		}()
+		return fn(ctx, platform, idx)
+	}
 }
 
 // sourceDateEpoch returns SOURCE_DATE_EPOCH, or nil when the build did not set it.

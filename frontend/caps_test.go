@@ -307,7 +307,11 @@ targets:
 		t.Fatal(err)
 	}
 	layers := append(lfllb.StoreLayers(nixOut, plan), lfllb.Customisation(target, facts, nixOut))
-	layers = append(layers, lfllb.CopyLayers(target, mainContext)...)
+	copies, err := lfllb.CopyLayers(target, mainContext)
+	if err != nil {
+		t.Fatal(err)
+	}
+	layers = append(layers, copies...)
 
 	required := map[apicaps.CapID]bool{pb.CapMergeOp: true}
 	for _, c := range requiredCaps {

@@ -50,7 +50,7 @@ func choosePin(ctx context.Context, n *laingfile.Nixpkgs, readLock func(context.
 	if err != nil {
 		return pinChoice{}, pinError{fmt.Errorf("nixpkgs.flakeLock: %w", err), []laingfile.Range{n.FlakeLockRange}}
 	}
-	pin, err := nixsets.PinFromFlakeLock(data, n.Input)
+	pin, err := nixsets.PinFromFlakeLockContext(ctx, data, n.Input)
 	if err != nil {
 		var unknown *nixsets.UnknownInputError
 		if errors.As(err, &unknown) {
@@ -95,10 +95,15 @@ func (b *targetBuild) readContextFile(ctx context.Context, rel string) ([]byte, 
 	if err != nil {
 		return nil, err
 	}
-	if _, err := ref.StatFile(ctx, gwclient.StatRequest{Path: name}); err != nil {
+	info, err := ref.StatFile(ctx, gwclient.StatRequest{Path: name})
+	if err != nil {
 		return nil, fmt.Errorf("%s is not in the build context", rel)
 	}
-	return ref.ReadFile(ctx, gwclient.ReadRequest{Filename: name})
+	if info.Size > nixsets.MaxFlakeLockSize {
+		return nil, fmt.Errorf("%s is %d bytes; expected a lock file of at most %d bytes (1 MiB)", rel, info.Size, nixsets.MaxFlakeLockSize)
+	}
+	// At most one byte more than the limit, however the file grew since.
+	return ref.ReadFile(ctx, gwclient.ReadRequest{Filename: name, Range: &gwclient.FileRange{Length: nixsets.MaxFlakeLockSize + 1}})
 }
 
 // hashMismatch turns the build step's report of a fetch with the wrong NAR hash into an error

@@ -7,8 +7,10 @@ package llb
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"fmt"
 	"path"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -47,9 +49,25 @@ func (c Closure) Size() int64 {
 	return n
 }
 
+// Bounds on a closure from the build step, so that a malformed one is an error, not an
+// unbounded allocation: NAR sizes (each and in all) below 2^62 bytes, so that sums and the
+// doubling in PlanLayers never overflow; at most maxReferences references per path.
+const (
+	maxNarSize    = int64(1) << 62
+	maxReferences = 1_000_000
+)
+
+// storePathRe is a store path as Nix makes it: the store directory, 32 characters of hash, and
+// a name of the characters Nix allows (not starting with a dot).
+var storePathRe = regexp.MustCompile(`^` + regexp.QuoteMeta(nar.StoreDir) + `/[0-9a-z]{32}-[A-Za-z0-9+\-_?=][A-Za-z0-9+\-._?=]*$`)
+
+// IsStorePath reports whether p is a store path (/nix/store/<hash>-<name>), nothing below it.
+func IsStorePath(p string) bool { return len(p) <= 256 && storePathRe.MatchString(p) }
+
 // ParseRegistration reads a closure in Nix's registration format, the output of
 // `nix-store --dump-db PATHS` (stable across Nix releases): for each path, lines with the path,
 // its NAR hash, NAR size, deriver (may be empty), the number of references and the references.
+// The closure must be closed (every reference is one of its paths) and each path in it once.
 func ParseRegistration(data []byte) (Closure, error) {
 	sc := bufio.NewScanner(bytes.NewReader(data))
 	sc.Buffer(make([]byte, 64*1024), 1024*1024)
@@ -62,6 +80,8 @@ func ParseRegistration(data []byte) (Closure, error) {
 		return sc.Text(), true
 	}
 	var out Closure
+	seen := map[string]bool{}
+	var total int64
 	for {
 		p, ok := next()
 		if !ok {
@@ -70,14 +90,21 @@ func ParseRegistration(data []byte) (Closure, error) {
 		if p == "" {
 			continue
 		}
-		if !strings.HasPrefix(p, "/") {
-			return nil, fmt.Errorf("closure line %d: expected a store path, got %q", line, p)
+		if !IsStorePath(p) {
+			return nil, fmt.Errorf("closure line %d: expected a store path (%s/<hash>-<name>), got %q", line, nar.StoreDir, p)
 		}
+		if seen[p] {
+			return nil, fmt.Errorf("closure line %d: %s is in the closure twice", line, p)
+		}
+		seen[p] = true
 		hash, ok1 := next()
 		size, ok2 := next()
 		deriver, ok3 := next()
 		count, ok4 := next()
 		if !(ok1 && ok2 && ok3 && ok4) {
+			if err := sc.Err(); err != nil {
+				break // reported below
+			}
 			return nil, fmt.Errorf("closure line %d: entry for %s is truncated", line, p)
 		}
 		sri, err := sriHash(hash)
@@ -85,18 +112,30 @@ func ParseRegistration(data []byte) (Closure, error) {
 			return nil, fmt.Errorf("closure line %d: %s: %w", line-3, p, err)
 		}
 		narSize, err := strconv.ParseInt(size, 10, 64)
-		if err != nil {
-			return nil, fmt.Errorf("closure line %d: %s: bad NAR size %q", line-2, p, size)
+		if err != nil || narSize < 0 || narSize >= maxNarSize {
+			return nil, fmt.Errorf("closure line %d: %s: bad NAR size %q: expected a number of bytes from 0 to 2^62", line-2, p, size)
+		}
+		if total += narSize; total >= maxNarSize {
+			return nil, fmt.Errorf("closure line %d: the NAR sizes of the closure add up to more than 2^62 bytes", line-2)
+		}
+		if deriver != "" && !IsStorePath(deriver) {
+			return nil, fmt.Errorf("closure line %d: %s: expected a deriver (a store path or nothing), got %q", line-1, p, deriver)
 		}
 		n, err := strconv.Atoi(count)
-		if err != nil || n < 0 {
-			return nil, fmt.Errorf("closure line %d: %s: bad reference count %q", line, p, count)
+		if err != nil || n < 0 || n > maxReferences {
+			return nil, fmt.Errorf("closure line %d: %s: bad reference count %q: expected 0 to %d", line, p, count, maxReferences)
 		}
 		sp := StorePath{Path: p, NarHash: sri, NarSize: narSize, Deriver: deriver}
 		for i := 0; i < n; i++ {
 			ref, ok := next()
 			if !ok {
+				if sc.Err() != nil {
+					break
+				}
 				return nil, fmt.Errorf("closure: %s: expected %d references, got %d", p, n, i)
+			}
+			if !IsStorePath(ref) {
+				return nil, fmt.Errorf("closure line %d: %s: expected a reference (a store path), got %q", line, p, ref)
 			}
 			sp.References = append(sp.References, ref)
 		}
@@ -104,7 +143,17 @@ func ParseRegistration(data []byte) (Closure, error) {
 		out = append(out, sp)
 	}
 	if err := sc.Err(); err != nil {
+		if errors.Is(err, bufio.ErrTooLong) {
+			return nil, fmt.Errorf("closure line %d: a line is longer than 1 MiB; expected store paths, hashes and numbers", line+1)
+		}
 		return nil, fmt.Errorf("closure: %w", err)
+	}
+	for _, p := range out {
+		for _, r := range p.References {
+			if !seen[r] {
+				return nil, fmt.Errorf("closure: %s refers to %s, which is not in the closure", p.Path, r)
+			}
+		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
 	return out, nil

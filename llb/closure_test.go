@@ -43,9 +43,9 @@ sha256:0a061wx0h4p4zb26v5brlwv45nzy3kvq7i6pbh0k1sp5igfmf33q
 			want: Closure{{Path: "/nix/store/4lw9mib1ai07xv4grw59cyg2g5sxp574-a", NarHash: "sha256-eAxX3Yvl6jABXNfEg/cc/ttCNqd5lW3E+uQSCDoPBig=", NarSize: 704}},
 		},
 		{name: "truncated entry", input: "/nix/store/4lw9mib1ai07xv4grw59cyg2g5sxp574-a\nabc\n", wantErr: "truncated"},
-		{name: "bad size", input: "/nix/store/x\n" + strings.Repeat("a", 64) + "\nbig\n\n0\n", wantErr: "bad NAR size"},
-		{name: "bad hash", input: "/nix/store/x\nxyz\n1\n\n0\n", wantErr: "bad NAR hash"},
-		{name: "missing references", input: "/nix/store/x\n" + strings.Repeat("a", 64) + "\n1\n\n2\n/nix/store/y\n", wantErr: "expected 2 references"},
+		{name: "bad size", input: "/nix/store/4lw9mib1ai07xv4grw59cyg2g5sxp574-x\n" + strings.Repeat("a", 64) + "\nbig\n\n0\n", wantErr: "bad NAR size"},
+		{name: "bad hash", input: "/nix/store/4lw9mib1ai07xv4grw59cyg2g5sxp574-x\nxyz\n1\n\n0\n", wantErr: "bad NAR hash"},
+		{name: "missing references", input: "/nix/store/4lw9mib1ai07xv4grw59cyg2g5sxp574-x\n" + strings.Repeat("a", 64) + "\n1\n\n2\n/nix/store/dkcabqvy8v6c97l9x5y7zls9v6grjd5s-y\n", wantErr: "expected 2 references"},
 		{name: "not a path", input: "hello\n", wantErr: "expected a store path"},
 		{name: "empty", input: "", want: nil},
 	}

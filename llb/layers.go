@@ -1,9 +1,9 @@
 package llb
 
 import (
+	"container/heap"
 	"fmt"
 	"path"
-	"sort"
 	"strings"
 	"time"
 
@@ -74,12 +74,14 @@ func PlanLayers(c Closure, budget int, owners []Owner) (LayerPlan, error) {
 		names[i] = o.Name
 	}
 	names[len(owners)] = "the image"
+	total := c.boundedSize()
+	// At most 43 rounds: the limit stops doubling at 2^62, the largest NAR size a closure has.
 	for small := int64(DefaultSmallPath); ; small *= 2 {
 		plan := groupSmallPaths(ordered, ownerOf, names, small)
 		if len(plan.Groups) <= budget {
 			return plan, nil
 		}
-		if small > c.Size() {
+		if small > total || small >= maxNarSize {
 			// Even with every path grouped there are more owners than layers: merge the
 			// groups of the last owners into one.
 			groups := plan.Groups[:budget-1]
@@ -94,6 +96,21 @@ func PlanLayers(c Closure, budget int, owners []Owner) (LayerPlan, error) {
 			}, nil
 		}
 	}
+}
+
+// boundedSize is the sum of the NAR sizes, negative ones as 0, at most maxNarSize: Size for
+// any closure, without overflow.
+func (c Closure) boundedSize() int64 {
+	var n int64
+	for _, p := range c {
+		if p.NarSize > 0 {
+			n += min(p.NarSize, maxNarSize)
+			if n >= maxNarSize {
+				return maxNarSize
+			}
+		}
+	}
+	return n
 }
 
 // assignOwners maps each store path to the index of the first owner whose closure contains
@@ -170,22 +187,20 @@ func orderStorePaths(c Closure) []StorePath {
 			}
 		}
 	}
-	var ready []string
+	ready := &pathHeap{}
 	for _, p := range c {
 		if pending[p.Path] == 0 {
-			ready = append(ready, p.Path)
+			heap.Push(ready, p.Path)
 		}
 	}
 	var out []StorePath
-	for len(ready) > 0 {
-		sort.Strings(ready)
-		next := ready[0]
-		ready = ready[1:]
+	for ready.Len() > 0 {
+		next := heap.Pop(ready).(string)
 		out = append(out, byPath[next])
 		for _, r := range referrers[next] {
 			pending[r]--
 			if pending[r] == 0 {
-				ready = append(ready, r)
+				heap.Push(ready, r)
 			}
 		}
 	}
@@ -201,6 +216,21 @@ func orderStorePaths(c Closure) []StorePath {
 		}
 	}
 	return out
+}
+
+// pathHeap is the store paths ready to be ordered, smallest first: a heap, so that ordering a
+// closure of n paths takes n log n steps, however wide.
+type pathHeap []string
+
+func (h pathHeap) Len() int           { return len(h) }
+func (h pathHeap) Less(i, j int) bool { return h[i] < h[j] }
+func (h pathHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *pathHeap) Push(x any)        { *h = append(*h, x.(string)) }
+func (h *pathHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
 }
 
 // StoreLayers makes one layer per plan group, copying the group's store paths from the Nix

@@ -1,6 +1,7 @@
 package nixsets
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/url"
@@ -69,6 +70,28 @@ const supportedLockTypes = `"github" and "tarball"`
 // tarball of the commit, as Nix does) or tarball. Errors say what is wrong with the lock in
 // terms of its JSON (nodes.<name>.locked.narHash, …), so that a user can find it.
 func PinFromFlakeLock(data []byte, input string) (Pin, error) {
+	return PinFromFlakeLockContext(context.Background(), data, input)
+}
+
+// MaxFlakeLockSize is the largest flake.lock read: a lock of a few hundred inputs is tens of
+// kilobytes.
+const MaxFlakeLockSize = 1 << 20
+
+// maxFollowsDepth is how deeply follows may refer to follows; maxResolveSteps bounds the
+// input names looked up in all, whatever the lock.
+const (
+	maxFollowsDepth = 32
+	maxResolveSteps = 100_000
+)
+
+// PinFromFlakeLockContext is PinFromFlakeLock that stops when ctx is done.
+func PinFromFlakeLockContext(ctx context.Context, data []byte, input string) (Pin, error) {
+	if len(data) > MaxFlakeLockSize {
+		return Pin{}, fmt.Errorf("flake.lock is %d bytes; expected a lock file of at most %d bytes (1 MiB)", len(data), MaxFlakeLockSize)
+	}
+	if err := ctx.Err(); err != nil {
+		return Pin{}, fmt.Errorf("flake.lock: %w", err)
+	}
 	var lock flakeLock
 	if err := json.Unmarshal(data, &lock); err != nil {
 		return Pin{}, fmt.Errorf("flake.lock is not valid JSON: %v", err)
@@ -91,7 +114,7 @@ func PinFromFlakeLock(data []byte, input string) (Pin, error) {
 		sort.Strings(names)
 		return Pin{}, &UnknownInputError{Input: input, Inputs: names}
 	}
-	name, err := lock.resolve([]string{input})
+	name, err := lock.resolver(ctx, input).resolve([]string{input}, 0)
 	if err != nil {
 		return Pin{}, err
 	}
@@ -152,18 +175,46 @@ func fetcherOf(typ string) string {
 	return "fetcher for it"
 }
 
-// resolve walks a path of input names from the root to a node name: the root's input, then
-// that node's input, and so on. An input is a node name or, for "follows", a path from the root.
-func (l *flakeLock) resolve(path []string) (string, error) {
-	return l.resolveDepth(path, 0)
+// resolver walks paths of input names from the root to node names. Each follows path is
+// resolved once (memo), a path that needs itself is a circle, and the steps in all are
+// bounded, so that no lock, however its follows fan out, takes more than a moment.
+type resolver struct {
+	ctx     context.Context
+	input   string // the input asked for, for messages
+	lock    *flakeLock
+	memo    map[string]string
+	pending map[string]bool
+	steps   int
 }
 
-func (l *flakeLock) resolveDepth(path []string, depth int) (string, error) {
-	if depth > 32 {
-		return "", fmt.Errorf("flake.lock: the follows of input %q go round in a circle", strings.Join(path, "/"))
+func (l *flakeLock) resolver(ctx context.Context, input string) *resolver {
+	return &resolver{ctx: ctx, input: input, lock: l, memo: map[string]string{}, pending: map[string]bool{}}
+}
+
+// resolve walks a path of input names from the root to a node name: the root's input, then
+// that node's input, and so on. An input is a node name or, for "follows", a path from the root.
+func (r *resolver) resolve(path []string, depth int) (string, error) {
+	key := strings.Join(path, "\x00")
+	if node, ok := r.memo[key]; ok {
+		return node, nil
 	}
+	if depth > maxFollowsDepth {
+		return "", fmt.Errorf("flake.lock: the follows of input %q nest more than %d deep (down to %q); expected follows that lead to a node in a few steps", r.input, maxFollowsDepth, strings.Join(path, "/"))
+	}
+	r.pending[key] = true
+	defer delete(r.pending, key)
+	l := r.lock
 	node := l.Root
 	for i, name := range path {
+		r.steps++
+		if r.steps > maxResolveSteps {
+			return "", fmt.Errorf("flake.lock: resolving input %q takes more than %d steps; expected follows that lead to a node in a few steps", r.input, maxResolveSteps)
+		}
+		if r.steps%1024 == 0 {
+			if err := r.ctx.Err(); err != nil {
+				return "", fmt.Errorf("flake.lock: %w", err)
+			}
+		}
 		n, ok := l.Nodes[node]
 		if !ok {
 			return "", fmt.Errorf("flake.lock: input %q refers to node %q, which is not in nodes", strings.Join(path[:i+1], "/"), node)
@@ -172,15 +223,15 @@ func (l *flakeLock) resolveDepth(path []string, depth int) (string, error) {
 		if !ok {
 			return "", fmt.Errorf("flake.lock: node %q has no input %q", node, name)
 		}
-		switch r := ref.(type) {
+		switch ref := ref.(type) {
 		case string:
-			node = r
+			node = ref
 		case []any:
-			follows := make([]string, 0, len(r))
-			for _, x := range r {
+			follows := make([]string, 0, len(ref))
+			for _, x := range ref {
 				s, ok := x.(string)
 				if !ok {
-					return "", fmt.Errorf("flake.lock: input %q follows %v, not a list of input names", strings.Join(path[:i+1], "/"), r)
+					return "", fmt.Errorf("flake.lock: input %q follows %v, not a list of input names", strings.Join(path[:i+1], "/"), ref)
 				}
 				follows = append(follows, s)
 			}
@@ -188,7 +239,10 @@ func (l *flakeLock) resolveDepth(path []string, depth int) (string, error) {
 				// An empty follows means the flake itself, which is not a nixpkgs.
 				return "", fmt.Errorf("flake.lock: input %q follows the flake itself", strings.Join(path[:i+1], "/"))
 			}
-			target, err := l.resolveDepth(follows, depth+1)
+			if r.pending[strings.Join(follows, "\x00")] {
+				return "", fmt.Errorf("flake.lock: the follows of input %q go round in a circle", strings.Join(path[:i+1], "/"))
+			}
+			target, err := r.resolve(follows, depth+1)
 			if err != nil {
 				return "", err
 			}
@@ -200,5 +254,6 @@ func (l *flakeLock) resolveDepth(path []string, depth int) (string, error) {
 	if _, ok := l.Nodes[node]; !ok {
 		return "", fmt.Errorf("flake.lock: input %q refers to node %q, which is not in nodes", strings.Join(path, "/"), node)
 	}
+	r.memo[key] = node
 	return node, nil
 }

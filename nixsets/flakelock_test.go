@@ -1,10 +1,13 @@
 package nixsets
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 )
 
 const (
@@ -129,5 +132,84 @@ func TestPinTarballURL(t *testing.T) {
 		if tt.pin.IsZero() != (tt.want == "") {
 			t.Errorf("%+v: IsZero = %v", tt.pin, tt.pin.IsZero())
 		}
+	}
+}
+
+// fanOutLock is a small flake.lock whose follows fan out: input a<k> follows ten times a<k-1>,
+// each of which resolves back to the root, so that resolving a<levels-1> naively walks
+// width^levels steps.
+func fanOutLock(levels, width int) string {
+	var b strings.Builder
+	b.WriteString(`"a0": "root"`)
+	for k := 1; k < levels; k++ {
+		fmt.Fprintf(&b, `, "a%d": [`, k)
+		for i := 0; i < width; i++ {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			fmt.Fprintf(&b, `"a%d"`, k-1)
+		}
+		b.WriteString("]")
+	}
+	return lockWith(b.String(), ``)
+}
+
+// chainLock is a flake.lock whose root input c<k> follows c<k-1>, n deep.
+func chainLock(n int) string {
+	var b strings.Builder
+	b.WriteString(`"c0": "nixpkgs"`)
+	for k := 1; k < n; k++ {
+		fmt.Fprintf(&b, `, "c%d": ["c%d"]`, k, k-1)
+	}
+	return lockWith(b.String(), githubNode)
+}
+
+// TestPinFromFlakeLockHostile: hostile lock files end, quickly, with an error that says what
+// was expected; none spins, none panics.
+func TestPinFromFlakeLockHostile(t *testing.T) {
+	cancelled, cancel := context.WithCancel(context.Background())
+	cancel()
+	tests := []struct {
+		name  string
+		ctx   context.Context
+		lock  string
+		input string
+		want  string
+	}{
+		{"follows fanning out 30 levels x 10", context.Background(), fanOutLock(30, 10), "a29", `flake.lock: input "a29" (node "root") has no "locked"`},
+		{"follows fanning out, cancelled", cancelled, fanOutLock(30, 10), "a29", "context canceled"},
+		{"a lock over 1 MiB", context.Background(), lockWith(`"nixpkgs": "nixpkgs"`, githubNode+`"pad": {"original": {"pad": "`+strings.Repeat("x", 1<<20)+`"}},`), "nixpkgs",
+			"flake.lock is 1049051 bytes; expected a lock file of at most 1048576 bytes (1 MiB)"},
+		{"follows nested 40 deep", context.Background(), chainLock(40), "c39", `flake.lock: the follows of input "c39" nest more than 32 deep (down to "c6")`},
+		{"a follows list of 150000 names", context.Background(), lockWith(`"r": "root", "top": [`+strings.Repeat(`"r", `, 150000)+`"r"]`, ``), "top", `flake.lock: resolving input "top" takes more than 100000 steps`},
+		{"follows nested 30 deep", context.Background(), chainLock(30), "c29", ""},
+		{"follows a path through a non-node", context.Background(), lockWith(`"a": ["a", "b"]`, ``), "a", `go round in a circle`},
+		{"input is a number", context.Background(), lockWith(`"nixpkgs": 7`, ``), "nixpkgs", `not a node name or a follows list`},
+		{"inputs not an object", context.Background(), `{"nodes": {"root": {"inputs": 7}}, "root": "root", "version": 7}`, "nixpkgs", "flake.lock is not valid JSON"},
+		{"root null", context.Background(), `{"nodes": {"root": null}, "root": "root", "version": 7}`, "nixpkgs", `flake.lock has no input "nixpkgs": it has no inputs at all`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			done := make(chan struct{})
+			var err error
+			go func() {
+				defer close(done)
+				_, err = PinFromFlakeLockContext(tt.ctx, []byte(tt.lock), tt.input)
+			}()
+			select {
+			case <-done:
+			case <-time.After(5 * time.Second):
+				t.Fatal("PinFromFlakeLock did not return within 5 s")
+			}
+			if tt.want == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("error:\n %v\nwant one containing:\n %s", err, tt.want)
+			}
+		})
 	}
 }

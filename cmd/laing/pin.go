@@ -7,8 +7,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -195,11 +197,19 @@ func treeNARHash(remote, branch, rev string) (string, error) {
 }
 
 // untar writes a `git archive` tar into dir: directories, regular files (executable or not,
-// which is all NAR records) and symbolic links.
+// which is all NAR records) and symbolic links. Whatever the archive (a mirror's, or a local
+// repository's with a crafted tree), nothing is written outside dir, nor through a link: every
+// operation goes through an os.Root, parents must be real directories, an entry that is
+// already there is refused, and so is a link that leads out of the tree.
 func untar(r io.Reader, dir string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return err
+	}
+	defer root.Close()
 	tr := tar.NewReader(r)
 	for {
 		hdr, err := tr.Next()
@@ -209,46 +219,89 @@ func untar(r io.Reader, dir string) error {
 		if err != nil {
 			return err
 		}
-		name := filepath.Clean(hdr.Name)
-		if filepath.IsAbs(name) || name == ".." || strings.HasPrefix(name, "../") {
+		if hdr.Typeflag == tar.TypeXGlobalHeader || hdr.Typeflag == tar.TypeXHeader {
+			continue // git archive's pax header carries the commit id; it is no file.
+		}
+		name := path.Clean(hdr.Name)
+		if path.IsAbs(name) || name == ".." || strings.HasPrefix(name, "../") {
 			return fmt.Errorf("%q is outside the archive", hdr.Name)
 		}
-		target := filepath.Join(dir, name)
+		if name == "." && hdr.Typeflag != tar.TypeDir {
+			return fmt.Errorf("%q is not a file name", hdr.Name)
+		}
+		if err := realParents(root, hdr.Name, name); err != nil {
+			return err
+		}
+		twice := func(err error) error {
+			if errors.Is(err, fs.ErrExist) {
+				return fmt.Errorf("%q is in the archive twice; a git archive has each path once", hdr.Name)
+			}
+			return fmt.Errorf("%s: %w", hdr.Name, err)
+		}
 		switch hdr.Typeflag {
-		case tar.TypeXGlobalHeader, tar.TypeXHeader:
-			// git archive's pax header carries the commit id; it is no file.
 		case tar.TypeDir:
-			if err := os.MkdirAll(target, 0o755); err != nil {
-				return err
+			if name == "." {
+				continue
+			}
+			if err := root.Mkdir(name, 0o755); err != nil {
+				if fi, lerr := root.Lstat(name); errors.Is(err, fs.ErrExist) && lerr == nil && fi.IsDir() {
+					continue // a directory that a file's parents made
+				}
+				return twice(err)
 			}
 		case tar.TypeReg:
 			mode := os.FileMode(0o644)
 			if hdr.Mode&0o111 != 0 {
 				mode = 0o755
 			}
-			if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
-				return err
-			}
-			f, err := os.OpenFile(target, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, mode)
+			// O_EXCL: an existing name, a link above all, is never opened.
+			f, err := root.OpenFile(name, os.O_CREATE|os.O_EXCL|os.O_WRONLY, mode)
 			if err != nil {
-				return err
+				return twice(err)
 			}
 			_, err = io.Copy(f, tr)
 			if cerr := f.Close(); err == nil {
 				err = cerr
 			}
 			if err != nil {
-				return err
+				return fmt.Errorf("%s: %w", hdr.Name, err)
 			}
 		case tar.TypeSymlink:
-			if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
-				return err
+			if hdr.Linkname == "" {
+				return fmt.Errorf("%q is a symbolic link to nothing; expected a link target", hdr.Name)
 			}
-			if err := os.Symlink(hdr.Linkname, target); err != nil {
-				return err
+			to := path.Join(path.Dir(name), hdr.Linkname)
+			if path.IsAbs(hdr.Linkname) || to == ".." || strings.HasPrefix(to, "../") {
+				return fmt.Errorf("%q links to %q, outside the tree; expected links within it", hdr.Name, hdr.Linkname)
+			}
+			if err := root.Symlink(hdr.Linkname, name); err != nil {
+				return twice(err)
 			}
 		default:
 			return fmt.Errorf("%s: unexpected entry type %q in a git archive", hdr.Name, hdr.Typeflag)
 		}
 	}
+}
+
+// realParents makes the parent directories of name (a clean relative path) in root, each a
+// real directory: a parent that is a link, or a file, is an error.
+func realParents(root *os.Root, entry, name string) error {
+	parts := strings.Split(name, "/")
+	for i := 1; i < len(parts); i++ {
+		p := strings.Join(parts[:i], "/")
+		fi, err := root.Lstat(p)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			if err := root.Mkdir(p, 0o755); err != nil {
+				return fmt.Errorf("%s: %w", entry, err)
+			}
+		case err != nil:
+			return fmt.Errorf("%s: %w", entry, err)
+		case fi.Mode()&fs.ModeSymlink != 0:
+			return fmt.Errorf("%q: %q is a symbolic link, not a directory; a git archive writes no file through a link", entry, p)
+		case !fi.IsDir():
+			return fmt.Errorf("%q: %q is a file, not a directory", entry, p)
+		}
+	}
+	return nil
 }
