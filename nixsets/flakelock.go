@@ -149,8 +149,13 @@ func PinFromFlakeLockContext(ctx context.Context, data []byte, input string) (Pi
 		return Pin{Rev: l.Rev, URL: GitHubTarballURL(l.Owner, l.Repo, l.Rev), SHA256: hash}, nil
 	case "tarball":
 		u, err := url.Parse(l.URL)
-		if l.URL == "" || err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		if l.URL == "" || err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" ||
+			strings.ContainsFunc(l.URL, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
 			return Pin{}, fmt.Errorf("flake.lock: %s.url %q is not an http(s) URL", where, l.URL)
+		}
+		// The URL goes into the image (NIX_PATH) and the build's LLB: no credentials in it.
+		if u.User != nil {
+			return Pin{}, fmt.Errorf("flake.lock: %s.url %q has credentials in it; the build cannot keep them out of the image: lock a URL without them", where, u.Redacted())
 		}
 		return Pin{URL: l.URL, SHA256: hash}, nil
 	case "":

@@ -90,6 +90,10 @@ func TestPinFromFlakeLockErrors(t *testing.T) {
 			`flake.lock: input "nixpkgs" is locked as type "git", which the Laingfile cannot follow: the build step has no git; the supported types are "github" and "tarball" (e.g. inputs.nixpkgs.url = "github:NixOS/nixpkgs/nixos-unstable"), or pin nixpkgs with rev and sha256`},
 		{"path", lockWith(`"nixpkgs": "nixpkgs"`, `"nixpkgs": {"locked": {"narHash": "`+lockHash+`", "type": "path", "path": "/src/nixpkgs"}},`), "nixpkgs",
 			`is locked as type "path", which the Laingfile cannot follow: the build step has no access to paths outside the build context;`},
+		{"tarball with credentials", lockWith(`"nixpkgs": "nixpkgs"`, `"nixpkgs": {"locked": {"narHash": "`+lockHash+`", "type": "tarball", "url": "https://ci:TOKEN@host.example/nixpkgs.tar.gz"}},`), "nixpkgs",
+			`flake.lock: nodes.nixpkgs.locked.url "https://ci:xxxxx@host.example/nixpkgs.tar.gz" has credentials in it`},
+		{"tarball url with a blank", lockWith(`"nixpkgs": "nixpkgs"`, `"nixpkgs": {"locked": {"narHash": "`+lockHash+`", "type": "tarball", "url": "https://host.example/a b.tar.gz"}},`), "nixpkgs",
+			`is not an http(s) URL`},
 		{"no type", lockWith(`"nixpkgs": "nixpkgs"`, `"nixpkgs": {"locked": {"narHash": "`+lockHash+`"}},`), "nixpkgs", "flake.lock: nodes.nixpkgs.locked has no type"},
 	}
 	for _, tt := range tests {

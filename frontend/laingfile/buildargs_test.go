@@ -22,7 +22,7 @@ func TestExpandArgs(t *testing.T) {
 		{"${NOPE}", "", `undefined build arg "NOPE" in "${NOPE}" (set build args: A, B_2, EMPTY)`},
 	}
 	for _, tt := range tests {
-		got, problem := expandArgs(tt.in, args, names)
+		got, _, problem := expandArgs(tt.in, args, names, 1<<20)
 		if got != tt.want || problem != tt.problem {
 			t.Errorf("expandArgs(%q) = %q, %q; want %q, %q", tt.in, got, problem, tt.want, tt.problem)
 		}

@@ -2,10 +2,13 @@ package laingfile
 
 import (
 	"errors"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+	"unicode"
 )
 
 // fuzzSeeds are broken variants of the examples: the shapes of mistake users make.
@@ -34,7 +37,19 @@ var fuzzSeeds = []string{
 	"{a: {b: {c: {d: {e: 1}}}}}",
 	"- - - - - a",
 	"kind: runtime\nsets: [\"\\u00e9\", \"\\x00\"]\n",
+	// Build args and aliases together: a long arg reused through aliases, args that bring ":",
+	// line breaks and control characters into paths, users and substituters.
+	"x-a: &a \"${BIG}${BIG}\"\nkind: runtime\nlabels: {a: *a, b: *a}\ncmd: [*a, *a, *a]\n",
+	"kind: runtime\nworkdir: ${F}\nuser: {name: \"${F}\", home: \"${F}\", uid: \"${F}\"}\nvolumes: [\"${F}\"]\n",
+	"substituters: [{url: \"https://${F}/\", publicKey: \"${F}\", secret: s, login: \"${F}\"}]\nkind: runtime\n",
+	"nixpkgs: {url: \"${F}\", sha256: sha256-yxgb4AmkVHY5OOBrC79Vv6EVd4QZEotqv+6jcvA212M=}\nkind: runtime\n",
+	"x-t: &t {kind: runtime, env: {A: \"${F}\"}, k: 1}\ntargets: {a: *t, b: *t, c: {<<: *t, copy: [{src: \"${F}\", dst: \"${F}\", chown: \"${F}\"}]}}\n",
+	"x-l: &l [\"${BIG}\", \"${BIG}\"]\nx-m: &m [*l, *l, *l, *l]\nx-n: &n [*m, *m, *m, *m]\nkind: devcontainer\nmetadata: {a: [*n, *n, *n, *n]}\n",
 }
+
+// fuzzArgs are seeds for the build arg F, which the fuzzer varies.
+var fuzzArgs = []string{"", "1000", "0", "root", "/app\nroot2::0:0::/:/bin/sh", "/srv/a:b", "a b", "\x00", "\x1b[2J",
+	"x?trusted=1", "ci:TOKEN@host", "a,b", "${F}", "$${F}"}
 
 // FuzzParse checks that no input makes Parse panic, and that every failure is an Errors of
 // located, user-facing messages.
@@ -45,14 +60,24 @@ func FuzzParse(f *testing.F) {
 		if err != nil {
 			f.Fatal(err)
 		}
-		f.Add(b)
+		f.Add(b, "")
 	}
-	for _, s := range fuzzSeeds {
-		f.Add([]byte(s))
+	for i, s := range fuzzSeeds {
+		f.Add([]byte(s), fuzzArgs[i%len(fuzzArgs)])
 	}
-	opts := testOptions()
-	f.Fuzz(func(t *testing.T, data []byte) {
+	for _, a := range fuzzArgs {
+		f.Add([]byte(fuzzSeeds[len(fuzzSeeds)-5]), a)
+	}
+	f.Fuzz(func(t *testing.T, data []byte, arg string) {
+		// Build args: F from the fuzzer, and BIG, long enough that reusing it reaches the
+		// expansion budgets.
+		opts := testOptions()
+		opts.BuildArgs = map[string]string{"F": arg, "BIG": strings.Repeat("b", 16<<10), "VERSION": "1.2.3"}
+		start := time.Now()
 		file, err := Parse("Laingfile", data, opts)
+		if d := time.Since(start); d > 5*time.Second {
+			t.Errorf("Parse took %v", d)
+		}
 		if err == nil {
 			checkFile(t, file)
 			return
@@ -80,13 +105,17 @@ func FuzzParse(f *testing.F) {
 			}
 			for _, leak := range []string{"%!", "runtime error", "goroutine", "*ast.", "<nil>", "panic"} {
 				// A message may quote the input, so only text the input lacks is a leak.
-				if strings.Contains(e.Msg, leak) && !strings.Contains(string(data), leak) {
+				if strings.Contains(e.Msg, leak) && !strings.Contains(string(data)+"\n"+arg, leak) {
 					t.Errorf("message leaks %q: %s", leak, e.Msg)
 				}
 			}
 			if e.Msg == "" {
 				t.Errorf("empty message")
 			}
+		}
+		// The cap: maxErrors problems, the "… and N more" line, and the budget errors.
+		if len(errs) > maxErrors+3 {
+			t.Errorf("%d errors", len(errs))
 		}
 	})
 }
@@ -96,7 +125,52 @@ func checkFile(t *testing.T, f *File) {
 	if len(f.Targets) == 0 {
 		t.Fatalf("no targets and no error")
 	}
+	// What aliases and build args can add to a File is bounded (the expansion budgets).
+	size := 0
+	for _, s := range f.Substituters {
+		for _, v := range append([]string{s.URL, s.Login}, s.PublicKeys...) {
+			if strings.ContainsFunc(v, func(c rune) bool { return unicode.IsSpace(c) || unicode.IsControl(c) || c == ',' }) {
+				t.Errorf("substituter value %q would split", v)
+			}
+		}
+		if strings.Contains(s.URL, "@") || strings.Contains(s.URL, "#") {
+			t.Errorf("substituter URL %q", s.URL)
+		}
+		if _, q, ok := strings.Cut(s.URL, "?"); ok && checkStoreQuery(s.URL, q) != "" {
+			t.Errorf("substituter URL %q", s.URL)
+		}
+	}
+	if n := f.Nixpkgs; n != nil && n.URL != "" {
+		if u, err := url.Parse(n.URL); err != nil || u.User != nil || strings.ContainsFunc(n.URL, func(c rune) bool { return unicode.IsSpace(c) || unicode.IsControl(c) }) {
+			t.Errorf("nixpkgs URL %q", n.URL)
+		}
+	}
 	for _, tg := range f.Targets {
+		u := tg.User
+		if (u.Name == "root") != (u.UID == 0) || (u.Name == "root" && (u.GID != 0 || u.Home != "/root")) {
+			t.Errorf("user %+v: root is uid 0", u)
+		}
+		paths := append([]string{tg.Workdir, u.Home}, tg.Volumes...)
+		for _, c := range tg.Copy {
+			paths = append(paths, c.Dst)
+		}
+		for _, p := range paths {
+			if strings.ContainsFunc(p, func(c rune) bool { return c == ':' || unicode.IsControl(c) }) {
+				t.Errorf("path %q has \":\" or a control character", p)
+			}
+		}
+		for _, kv := range append(append([]KeyValue{}, tg.Env...), tg.Labels...) {
+			if checkText(kv.Value) != "" {
+				t.Errorf("value %q has a control character", kv.Value)
+			}
+			size += len(kv.Key) + len(kv.Value)
+		}
+		for _, s := range append(append([]string{}, tg.Cmd...), tg.Entrypoint...) {
+			if checkText(s) != "" {
+				t.Errorf("argument %q has a control character", s)
+			}
+			size += len(s)
+		}
 		if tg.Kind != KindDevcontainer && tg.Kind != KindRuntime {
 			t.Errorf("target %q has kind %q", tg.Name, tg.Kind)
 		}
@@ -124,6 +198,9 @@ func checkFile(t *testing.T, f *File) {
 				t.Errorf("bad package %+v", p)
 			}
 		}
+	}
+	if size > 2*maxSourceSize+maxArgExpansion+maxAliasText {
+		t.Errorf("env, labels and arguments total %d bytes", size)
 	}
 	if f.Nixpkgs != nil && !strings.HasPrefix(f.Nixpkgs.SHA256, "sha256-") {
 		t.Errorf("nixpkgs hash %q", f.Nixpkgs.SHA256)

@@ -3,7 +3,6 @@ package laingfile
 import (
 	"fmt"
 	"path"
-	"sort"
 	"strconv"
 	"strings"
 )
@@ -48,15 +47,7 @@ func Parse(filename string, data []byte, opts Options) (*File, error) {
 		c := &checker{errs: errs, opts: opts, r: r}
 		c.file(root, f)
 	}
-	if len(errs.errs) > 0 {
-		out := errs.errs
-		sort.SliceStable(out, func(i, j int) bool {
-			a, b := out[i].Range.Start, out[j].Range.Start
-			if a.Line != b.Line {
-				return a.Line < b.Line
-			}
-			return a.Column < b.Column
-		})
+	if out := errs.result(); len(out) > 0 {
 		return nil, out
 	}
 	return f, nil
@@ -437,8 +428,8 @@ func (c *checker) substituters(n *node) []Substituter {
 				s, ok := c.str(v, what+".login", "a user name")
 				if !ok {
 					valid = false
-				} else if !loginRe.MatchString(s) {
-					c.errorf(v.rng, "%s.login: invalid user name %q: expected no blanks or quotes", what, s)
+				} else if problem := checkLogin(s); problem != "" {
+					c.errorf(v.rng, "%s.login: %s", what, problem)
 					valid = false
 				}
 				sub.Login = s
@@ -513,6 +504,11 @@ type userSpec struct {
 	rng        Range
 }
 
+// isRoot reports whether the user is root: named so, or given uid 0 without a name.
+func (u userSpec) isRoot() bool {
+	return u.name == "root" || (u.name == "" && u.uid != nil && *u.uid == 0)
+}
+
 // target builds one target from its entries; name is "" for the single-target shorthand, whose
 // name is then its kind.
 func (c *checker) target(name string, nameRange Range, entries []*entry, rng Range) *Target {
@@ -526,6 +522,7 @@ func (c *checker) target(name string, nameRange Range, entries []*entry, rng Ran
 		user      userSpec
 		metadata  *entry
 		maxLayers *entry
+		chowns    []Range // the range of each Copy's chown
 	)
 	for _, e := range entries {
 		v := e.val
@@ -559,11 +556,11 @@ func (c *checker) target(name string, nameRange Range, entries []*entry, rng Ran
 		case "labels":
 			t.Labels = c.keyValues(v, "labels", "a mapping of label names to values", false)
 		case "entrypoint":
-			if list, _, ok := c.strList(v, "entrypoint", "a list of strings"); ok && v.kind != kindNull {
+			if list, ok := c.textList(v, "entrypoint"); ok && v.kind != kindNull {
 				t.Entrypoint = list
 			}
 		case "cmd":
-			if list, _, ok := c.strList(v, "cmd", "a list of strings"); ok && v.kind != kindNull {
+			if list, ok := c.textList(v, "cmd"); ok && v.kind != kindNull {
 				t.Cmd = list
 			}
 		case "expose":
@@ -579,7 +576,7 @@ func (c *checker) target(name string, nameRange Range, entries []*entry, rng Ran
 				t.StopSignal = sig
 			}
 		case "copy":
-			t.Copy = c.copies(v)
+			t.Copy, chowns = c.copies(v)
 		case "metadata":
 			metadata = e
 			if v.kind != kindMap && v.kind != kindNull {
@@ -631,7 +628,86 @@ func (c *checker) target(name string, nameRange Range, entries []*entry, rng Ran
 		t.MaxLayers = DefaultMaxLayers
 	}
 	applyDefaults(t, user)
+	for i := range t.Copy {
+		if t.Copy[i].Chown == "" {
+			continue
+		}
+		if _, problem := chownIDs(t.Copy[i].Chown, t); problem != "" {
+			c.errorf(chowns[i], "copy[%d].chown: %s", i, problem)
+		}
+	}
 	return t
+}
+
+// chownIDs resolves a copy's owner to "uid:gid": numbers stay, the image user's name is its uid
+// (and, as a group, its gid), root is 0, and wheel (devcontainers) is 10. Any other name is an
+// error: the image has no other accounts to look it up in. Parse keeps Copy.Chown as written
+// and only checks it here, so that the problem is located in the Laingfile.
+func chownIDs(s string, t *Target) (string, string) {
+	u := t.User
+	userPart, groupPart, hasGroup := strings.Cut(s, ":")
+	names := []string{u.Name, "root"}
+	groups := []string{u.Name, "root"}
+	if t.Kind == KindDevcontainer {
+		groups = append(groups, "wheel")
+	}
+	id := func(name string, known []string, byName func(string) int, what string) (int, string) {
+		if name != "" && strings.Trim(name, "0123456789") == "" {
+			n, err := strconv.Atoi(name)
+			if err != nil || n > 2147483647 {
+				return 0, fmt.Sprintf("%s %s is out of range; expected 0 to 2147483647", what, name)
+			}
+			return n, ""
+		}
+		if !contains(known, name) {
+			return 0, fmt.Sprintf("unknown %s %q%s; the image knows %s, or give a number", what, name, DidYouMean(name, known), strings.Join(known, ", "))
+		}
+		return byName(name), ""
+	}
+	uid, problem := id(userPart, names, func(n string) int {
+		if n == "root" {
+			return 0
+		}
+		return u.UID
+	}, "user")
+	if problem != "" {
+		return "", problem
+	}
+	gid := uid
+	if !hasGroup && userPart == u.Name {
+		gid = u.GID
+	}
+	if hasGroup {
+		gid, problem = id(groupPart, groups, func(n string) int {
+			switch n {
+			case "root":
+				return 0
+			case "wheel":
+				return 10
+			}
+			return u.GID
+		}, "group")
+		if problem != "" {
+			return "", problem
+		}
+	}
+	return strconv.Itoa(uid) + ":" + strconv.Itoa(gid), ""
+}
+
+// textList reads a list of strings that go into the image config as they are (cmd,
+// entrypoint), checking each with checkText.
+func (c *checker) textList(n *node, what string) ([]string, bool) {
+	list, nodes, ok := c.strList(n, what, "a list of strings")
+	if !ok {
+		return nil, false
+	}
+	for i, s := range list {
+		if problem := checkText(s); problem != "" {
+			c.errorf(nodes[i].rng, "%s[%d]: %s", what, i, problem)
+			ok = false
+		}
+	}
+	return list, ok
 }
 
 // applyDefaults fills in the user and workdir from the kind's defaults; see Target and User.
@@ -642,6 +718,9 @@ func applyDefaults(t *Target, u userSpec) {
 		if t.Kind == KindRuntime {
 			name = "app"
 		}
+	}
+	if u.name == "" && u.isRoot() {
+		name = "root" // uid 0 is root
 	}
 	uid, gid := 1000, 1000
 	if name == "root" {
@@ -738,6 +817,7 @@ func (c *checker) packages(n *node) []Package {
 
 func (c *checker) user(n *node) userSpec {
 	u := userSpec{rng: n.rng}
+	var uidRange, gidRange, homeRange Range
 	checkName := func(s string, rng Range, what string) string {
 		if !userNameRe.MatchString(s) || len(s) > 32 {
 			c.errorf(rng, "%s: invalid user name %q: use lower-case letters, digits, \"_\" and \"-\", starting with a letter or \"_\" (at most 32 characters)", what, s)
@@ -765,6 +845,11 @@ func (c *checker) user(n *node) userSpec {
 			}
 		case "uid", "gid":
 			what := "user." + e.key
+			if e.key == "uid" {
+				uidRange = v.rng
+			} else {
+				gidRange = v.rng
+			}
 			if id, ok := c.integer(v, what, "an integer from 0 to 2147483647"); ok {
 				if id < 0 || id > 2147483647 {
 					c.errorf(v.rng, "%s: %d is out of range; expected 0 to 2147483647", what, id)
@@ -778,6 +863,7 @@ func (c *checker) user(n *node) userSpec {
 				}
 			}
 		case "home":
+			homeRange = v.rng
 			if s, ok := c.str(v, "user.home", "an absolute path"); ok {
 				if problem := absPath(s); problem != "" {
 					c.errorf(v.rng, "user.home: %s", problem)
@@ -788,6 +874,21 @@ func (c *checker) user(n *node) userSpec {
 		default:
 			c.unknownKey(e, "in user", userKeys)
 		}
+	}
+	// The name root means uid and gid 0 and home /root; uid 0 means the name root. The image's
+	// /etc/passwd has one root line, so anything else would be lost or make a second root.
+	if u.isRoot() {
+		if u.uid != nil && *u.uid != 0 {
+			c.errorf(uidRange, "user.uid: the user root has uid 0, not %d; leave out uid, or give the user another name (e.g. app)", *u.uid)
+		}
+		if u.gid != nil && *u.gid != 0 {
+			c.errorf(gidRange, "user.gid: the user root has gid 0, not %d; leave out gid, or give the user another name (e.g. app)", *u.gid)
+		}
+		if u.home != "" && u.home != "/root" {
+			c.errorf(homeRange, "user.home: the user root has home /root; leave out home (set env HOME to use another directory)")
+		}
+	} else if u.uid != nil && *u.uid == 0 && u.name != "" {
+		c.errorf(uidRange, "user.uid: uid 0 is root; write name: root for a root image, or give %s another uid (e.g. 1000)", u.name)
 	}
 	return u
 }
@@ -807,12 +908,21 @@ func (c *checker) keyValues(n *node, what, expected string, env bool) []KeyValue
 		case !env && e.key == "":
 			c.errorf(e.keyRange, "labels: a label name cannot be empty")
 			continue
+		case !env:
+			if ch, bad := firstControl(e.key, ""); bad {
+				c.errorf(e.keyRange, "labels: the label name %q contains %s; expected printable characters (e.g. org.opencontainers.image.version)", e.key, describeChar(ch))
+				continue
+			}
 		}
 		if e.val.kind == kindNull {
 			c.errorf(e.val.rng, "%s.%s: expected a value, got nothing (write \"\" for an empty string)", what, e.key)
 			continue
 		}
 		if s, ok := c.str(e.val, what+"."+e.key, "a string, number or boolean"); ok {
+			if problem := checkText(s); problem != "" {
+				c.errorf(e.val.rng, "%s.%s: %s", what, e.key, problem)
+				continue
+			}
 			out = append(out, KeyValue{Key: e.key, Value: s, Range: Range{Start: e.keyRange.Start, End: e.val.rng.End}})
 		}
 	}
@@ -860,12 +970,13 @@ func (c *checker) volumes(n *node) []string {
 	return out
 }
 
-func (c *checker) copies(n *node) []Copy {
+func (c *checker) copies(n *node) ([]Copy, []Range) {
 	items, ok := c.list(n, "copy", "a list of {src, dst} mappings")
 	if !ok {
-		return nil
+		return nil, nil
 	}
 	out := []Copy{}
+	var chowns []Range
 	for i, it := range items {
 		what := fmt.Sprintf("copy[%d]", i)
 		if it.kind != kindMap {
@@ -873,6 +984,7 @@ func (c *checker) copies(n *node) []Copy {
 			continue
 		}
 		cp := Copy{Range: it.rng}
+		var chownRange Range
 		var hasSrc, hasDst, valid = false, false, true
 		for _, e := range c.mapping(it, what) {
 			v := e.val
@@ -898,6 +1010,7 @@ func (c *checker) copies(n *node) []Copy {
 				}
 				cp.Dst = s
 			case "chown":
+				chownRange = v.rng
 				s, ok := c.str(v, what+".chown", "\"user\", \"user:group\" or \"uid:gid\"")
 				if !ok {
 					valid = false
@@ -918,9 +1031,10 @@ func (c *checker) copies(n *node) []Copy {
 		}
 		if hasSrc && hasDst && valid {
 			out = append(out, cp)
+			chowns = append(chowns, chownRange)
 		}
 	}
-	return out
+	return out, chowns
 }
 
 // ociConfig reads a raw OCI image-config fragment, checking its field names and their types.
@@ -936,10 +1050,14 @@ func (c *checker) ociConfig(n *node) map[string]any {
 		switch e.key {
 		case "User", "WorkingDir", "StopSignal":
 			if s, ok := c.str(v, what, "a string"); ok {
+				if problem := checkText(s); problem != "" {
+					c.errorf(v.rng, "%s: %s", what, problem)
+					continue
+				}
 				out[e.key] = s
 			}
 		case "Env", "Entrypoint", "Cmd", "Shell", "OnBuild":
-			if list, _, ok := c.strList(v, what, "a list of strings"); ok {
+			if list, ok := c.textList(v, what); ok {
 				out[e.key] = list
 			}
 		case "ExposedPorts", "Volumes", "Labels", "Healthcheck":
@@ -974,9 +1092,6 @@ func (c *checker) ociConfig(n *node) map[string]any {
 // toAny converts a node to JSON-compatible Go values (map[string]any, []any, string, int64,
 // float64, bool, nil), for config and metadata fragments.
 func (c *checker) toAny(n *node, what string) any {
-	if !c.r.spend(1) {
-		return nil
-	}
 	switch n.kind {
 	case kindNull, kindInvalid:
 		return nil

@@ -242,7 +242,7 @@ func TestParseErrors(t *testing.T) {
 			`5:5: unknown key "logn" in substituters[0] (did you mean "login"?)`,
 		}},
 		{"substituter credentials in the url", "substituters: [{url: \"https://me:pw@cache.example.com\", publicKey: " + cacheKey + "}]\nkind: runtime\n", nil, []string{
-			`1:22: substituters[0].url: "https://me:pw@cache.example.com" has credentials in it; give them as a secret (secret: <id>) so that they stay out of the image and the cache`,
+			`1:22: substituters[0].url: "https://me:xxxxx@cache.example.com" has credentials in it; give them as a secret (secret: <id>) so that they stay out of the image and the cache`,
 		}},
 		{"substituter login without secret", "substituters: [{url: https://cache.example.com, publicKey: " + cacheKey + ", login: me}]\nkind: runtime\n", nil, []string{
 			`1:124: substituters[0]: "login" needs "secret", the build secret with the password or token`,
@@ -629,7 +629,7 @@ func TestAliasExpansionLimit(t *testing.T) {
 	b.WriteString("metadata: {bomb: *a9}\n")
 	_, err := Parse("Laingfile", []byte(b.String()), testOptions())
 	got := errorLines(t, err)
-	want := []string{"1:1: the Laingfile expands to too many values (more than 100000) through aliases"}
+	want := []string{`6:46: alias "*a3": aliases expand this Laingfile to more than 100000 values; use fewer or smaller aliases`}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("errors = %v", got)
 	}

@@ -163,7 +163,7 @@ func locatePin(filename string, data []byte) (*pinSite, error) {
 		if len(errs.errs) == 0 {
 			return nil, errors.New(filename + ": not a Laingfile")
 		}
-		return nil, errs.errs
+		return nil, errs.result()
 	}
 	if root.kind != kindMap {
 		return nil, &Error{Filename: filename, Range: root.rng, Msg: "expected a mapping at the top level, got " + root.kind.describe()}

@@ -3,11 +3,14 @@ package laingfile
 import (
 	"encoding/base64"
 	"encoding/hex"
+	"fmt"
 	"net/url"
 	"path"
 	"regexp"
 	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/laingville/laingfile/internal/nar"
 )
@@ -27,8 +30,14 @@ var (
 	inputNameRe = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_'-]*$`)
 	// secretIDRe is a BuildKit secret id as `--secret id=…` takes it.
 	secretIDRe = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]*$`)
-	// loginRe is a netrc login: no blanks, which would split it.
-	loginRe = regexp.MustCompile(`^[^\s"#]+$`)
+	// hostNameRe is a host name in a substituter URL: DNS labels (with "_", which private
+	// networks use), and nothing that the build step's lists split on.
+	hostNameRe = regexp.MustCompile(`^[A-Za-z0-9_]([A-Za-z0-9_-]*[A-Za-z0-9_])?(\.[A-Za-z0-9_]([A-Za-z0-9_-]*[A-Za-z0-9_])?)*\.?$`)
+	// publicKeyRe is a Nix signing key as caches publish it: a name without blanks or ":", then
+	// the strict base64 of 32 bytes.
+	publicKeyRe = regexp.MustCompile(`^[!-9;-~]+:[A-Za-z0-9+/]{43}=$`)
+	// priorityRe is the value of a substituter URL's priority parameter (see checkStoreQuery).
+	priorityRe = regexp.MustCompile(`^[0-9]{1,9}$`)
 )
 
 // examplePublicKey is the signing key shown in messages about a bad substituter key.
@@ -82,8 +91,12 @@ func normaliseRev(s string) (string, string) {
 	return "", "nixpkgs.rev: expected a full 40-character commit hash (hex digits), got " + strconv.Quote(s)
 }
 
-// checkURL checks a nixpkgs tarball URL.
+// checkURL checks a nixpkgs tarball URL. The URL reaches NIX_PATH, the image config and the
+// LLB, so it may not carry credentials or characters that would split it.
 func checkURL(s string) string {
+	if _, c, bad := firstBadURLChar(s); bad {
+		return "nixpkgs.url: " + strconv.Quote(s) + " contains " + describeChar(c) + "; expected the URL of a nixpkgs tarball (https://…), with spaces written %20"
+	}
 	u, err := url.Parse(s)
 	if err != nil || u.Scheme == "" {
 		return "nixpkgs.url: expected the URL of a nixpkgs tarball (https://…), got " + strconv.Quote(s)
@@ -97,11 +110,64 @@ func checkURL(s string) string {
 	default:
 		return "nixpkgs.url: unsupported URL scheme " + strconv.Quote(u.Scheme) + ": expected https://, http:// or file://"
 	}
+	if u.User != nil {
+		return "nixpkgs.url: " + strconv.Quote(u.Redacted()) + " has credentials in it; they would end up in NIX_PATH, the image config and the build cache. Credentials go through build secrets, never the Laingfile: remove them from the URL"
+	}
 	return ""
 }
 
-// checkSubstituterURL checks a binary cache URL: http or https with a host.
+// firstBadURLChar returns the first blank or control character in a URL: Nix and the build
+// step read lists of URLs separated by blanks, and NIX_PATH and LLB are no place for control
+// characters.
+func firstBadURLChar(s string) (int, rune, bool) {
+	for i, c := range s {
+		if unicode.IsSpace(c) || unicode.IsControl(c) {
+			return i, c, true
+		}
+	}
+	return 0, 0, false
+}
+
+// describeChar names a character for messages: "a space", "a newline", "a NUL character", "the
+// control character U+001B".
+func describeChar(c rune) string {
+	switch c {
+	case ' ':
+		return "a space"
+	case '\n':
+		return "a newline"
+	case '\r':
+		return "a carriage return"
+	case '\t':
+		return "a tab"
+	case 0:
+		return "a NUL character"
+	case ':':
+		return `":"`
+	}
+	if unicode.IsControl(c) || unicode.IsSpace(c) {
+		return "the control character " + fmt.Sprintf("U+%04X", c)
+	}
+	return strconv.QuoteRune(c)
+}
+
+// credentialsProblem is the message for a URL with credentials (user or password), which would
+// end up in the LLB and the build cache; the password is not repeated.
+func credentialsProblem(u *url.URL) string {
+	return strconv.Quote(u.Redacted()) + " has credentials in it; give them as a secret (secret: <id>) so that they stay out of the image and the cache"
+}
+
+// substituterURLHelp ends the messages about a malformed substituter URL.
+const substituterURLHelp = "; expected a binary cache URL (e.g. https://cache.example.com)"
+
+// checkSubstituterURL checks a binary cache URL: http or https with a host. The URL is one of
+// Nix's space-separated extra-substituters, and its host goes into the build step's
+// comma-separated netrc list, so blanks, control characters and anything but a plain host name
+// are errors; so are query parameters that change how far Nix trusts the cache.
 func checkSubstituterURL(s string) string {
+	if i, c, bad := firstBadURLChar(s); bad {
+		return strconv.Quote(s) + " contains " + describeChar(c) + " at character " + strconv.Itoa(utf8.RuneCountInString(s[:i])+1) + ", which would split it into two caches" + substituterURLHelp
+	}
 	u, err := url.Parse(s)
 	switch {
 	case err != nil || u.Scheme == "":
@@ -111,18 +177,104 @@ func checkSubstituterURL(s string) string {
 	case u.Host == "":
 		return strconv.Quote(s) + " has no host"
 	case u.User != nil:
-		return strconv.Quote(s) + " has credentials in it; give them as a secret (secret: <id>) so that they stay out of the image and the cache"
+		return credentialsProblem(u)
+	}
+	if host := u.Hostname(); !hostNameRe.MatchString(host) && !isIPv6Host(u.Host) {
+		return "the host " + strconv.Quote(host) + " of " + strconv.Quote(s) + ` is not a host name; expected letters, digits, "-", "_" and "." (e.g. cache.example.com), or an IP address`
+	}
+	if p := u.Port(); p != "" {
+		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+			return strconv.Quote(s) + " has the port " + strconv.Quote(p) + "; expected a port number 1-65535"
+		}
+	}
+	if u.Fragment != "" || strings.Contains(s, "#") {
+		return strconv.Quote(s) + ` has a "#" fragment, which Nix does not read` + substituterURLHelp
+	}
+	if u.RawQuery != "" || u.ForceQuery {
+		return checkStoreQuery(s, u.RawQuery)
+	}
+	return ""
+}
+
+// isIPv6Host reports whether host is a bracketed IPv6 address, with an optional port.
+func isIPv6Host(host string) bool {
+	h, _, _ := strings.Cut(strings.TrimPrefix(host, "["), "]")
+	if !strings.HasPrefix(host, "[") || h == "" {
+		return false
+	}
+	return strings.Trim(h, "0123456789abcdefABCDEF:.") == ""
+}
+
+// checkStoreQuery checks the query of a substituter URL: Nix reads it as store settings, and
+// most of them change what the cache is trusted with (trusted=1 accepts unsigned paths) or what
+// the build step does (local-nar-cache writes files). Only two are harmless and allowed: priority
+// (the order in which caches are asked) and want-mass-query (whether to ask about many paths at
+// once). The raw query is checked, so that a percent-encoded name cannot slip through.
+func checkStoreQuery(s, query string) string {
+	const allowed = "; only priority=<number> and want-mass-query=<true|false> are allowed after \"?\""
+	for _, param := range strings.Split(query, "&") {
+		name, value, _ := strings.Cut(param, "=")
+		switch name {
+		case "priority":
+			if !priorityRe.MatchString(value) {
+				return strconv.Quote(s) + ": priority must be a number (e.g. priority=40)"
+			}
+		case "want-mass-query":
+			if value != "true" && value != "false" {
+				return strconv.Quote(s) + ": want-mass-query must be true or false"
+			}
+		default:
+			return strconv.Quote(s) + " has the Nix store setting " + strconv.Quote(name) + ", which would change which paths Nix trusts" + allowed
+		}
 	}
 	return ""
 }
 
 // checkPublicKey checks a binary cache's signing key: "name:" and the base64 of a 32-byte
-// Ed25519 public key, as `nix key convert-secret-to-public` prints it.
+// Ed25519 public key, as `nix key convert-secret-to-public` prints it. Keys are passed to Nix
+// separated by blanks, so a key with a blank or a line break in it is an error (Go's base64
+// decoder would skip line breaks).
 func checkPublicKey(s string) string {
-	name, key, ok := strings.Cut(s, ":")
-	b, err := base64.StdEncoding.DecodeString(key)
-	if !ok || name == "" || err != nil || len(b) != 32 {
+	_, key, _ := strings.Cut(s, ":")
+	b, err := base64.StdEncoding.Strict().DecodeString(key)
+	if !publicKeyRe.MatchString(s) || err != nil || len(b) != 32 {
 		return "invalid public key " + strconv.Quote(s) + `: expected "name:" followed by the base64 of an Ed25519 key, as the cache publishes it (e.g. ` + examplePublicKey + ")"
+	}
+	return ""
+}
+
+// checkLogin checks a substituter's login, which the build step writes into a netrc after
+// splitting a list on blanks and commas (and unquoted, so that glob characters would expand).
+func checkLogin(s string) string {
+	bad := s == ""
+	for _, c := range s {
+		if unicode.IsSpace(c) || unicode.IsControl(c) || strings.ContainsRune("\"'#,\\*?[", c) {
+			bad = true
+		}
+	}
+	if bad {
+		return "invalid user name " + strconv.Quote(s) + `: expected no blanks, control characters, quotes, "#", ",", "\" or "*?[" (e.g. "me")`
+	}
+	return ""
+}
+
+// firstControl returns the first control character in s other than those in allow.
+func firstControl(s, allow string) (rune, bool) {
+	for _, c := range s {
+		if unicode.IsControl(c) && !strings.ContainsRune(allow, c) {
+			return c, true
+		}
+	}
+	return 0, false
+}
+
+// checkText checks a string that goes into the image config as it is (env values, labels,
+// config strings, cmd): NUL cannot be in an environment or an argument, and other control
+// characters would reach terminals through `docker inspect` and build output unescaped. Tab and
+// newline are allowed: multi-line values (certificates, scripts) are common.
+func checkText(s string) string {
+	if c, bad := firstControl(s, "\t\n"); bad {
+		return strconv.Quote(s) + " contains " + describeChar(c) + "; only tab and newline are allowed among control characters"
 	}
 	return ""
 }
@@ -135,6 +287,9 @@ func contextPath(s string) string {
 		return "expected a path in the build context, got an empty string"
 	case strings.HasPrefix(s, "/"):
 		return strconv.Quote(s) + " is an absolute path; use a path relative to the build context (e.g. \"./" + strings.TrimLeft(s, "/") + "\")"
+	}
+	if c, bad := firstControl(s, ""); bad {
+		return strconv.Quote(s) + " contains " + describeChar(c) + "; expected a path in the build context without control characters"
 	}
 	if c := path.Clean(s); c == ".." || strings.HasPrefix(c, "../") {
 		return strconv.Quote(s) + " is outside the build context (\"..\" leaves it)"
@@ -152,8 +307,18 @@ func isNixPath(s string) bool {
 	return strings.HasPrefix(s, "./") || strings.HasPrefix(s, "../") || strings.HasPrefix(s, "/") || s == "." || s == ".."
 }
 
-// absPath checks an absolute path in the image (workdir, volumes, home, copy dst).
+// absPath checks an absolute path in the image (workdir, volumes, home, copy dst). The home and
+// the workdir become fields of /etc/passwd, which ":" and line breaks would split into other
+// fields and other accounts; volumes and copy destinations follow the same rule (":" separates
+// the two sides of a Docker volume). Control characters are errors everywhere.
 func absPath(s string) string {
+	const expected = "; expected an absolute path without \":\" or control characters"
+	if c, bad := firstControl(s, ""); bad {
+		return strconv.Quote(s) + " contains " + describeChar(c) + expected
+	}
+	if strings.Contains(s, ":") {
+		return strconv.Quote(s) + ` contains ":"` + expected + " (e.g. " + strconv.Quote(strings.ReplaceAll(s, ":", "-")) + ")"
+	}
 	if !strings.HasPrefix(s, "/") {
 		return "expected an absolute path (starting with \"/\"), got " + strconv.Quote(s)
 	}

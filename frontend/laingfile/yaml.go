@@ -3,6 +3,8 @@ package laingfile
 import (
 	"errors"
 	"fmt"
+	"hash/fnv"
+	"sort"
 	"strings"
 	"unicode/utf8"
 
@@ -25,9 +27,21 @@ const maxSourceSize = 128 << 10
 // maxFlowDepth bounds the nesting of flow lists and mappings (see tooDeep).
 const maxFlowDepth = 64
 
-// maxExpansion bounds the values created by alias expansion (merge keys, config fragments), so
-// that a file of nested aliases (a "billion laughs") fails instead of exhausting memory.
+// maxExpansion bounds the values that alias uses add to the tree: every time an alias is
+// followed, the number of values it stands for counts (its nested aliases included), so that a
+// file of nested or much reused aliases (a "billion laughs") fails instead of making the checks,
+// the errors and the image config grow without bound. Merged entries count too.
 const maxExpansion = 100000
+
+// maxAliasText bounds the text (keys and string values) that alias uses add, for the same
+// reason: a long string aliased a thousand times is a small file but a huge image config.
+const maxAliasText = 1 << 20
+
+// maxArgExpansion bounds the bytes that build-arg substitution adds to a Laingfile's strings.
+const maxArgExpansion = 1 << 20
+
+// maxErrors is the most problems Parse lists; one more line says how many it left out.
+const maxErrors = 50
 
 // kind is the YAML type of a node, as the schema sees it.
 type kind uint8
@@ -75,6 +89,23 @@ type node struct {
 	entries  []*entry // kindMap, in file order (merged entries after explicit ones)
 	items    []*node  // kindSeq
 	rng      Range
+	// size is the number of values in the node, and textSize the bytes of its keys and strings,
+	// counting what its aliases stand for: the cost of following an alias to it.
+	size, textSize int
+}
+
+// weigh sets n's size and textSize from its children and returns n.
+func weigh(n *node) *node {
+	n.size, n.textSize = 1, len(n.text)
+	for _, e := range n.entries {
+		n.size += e.val.size
+		n.textSize += len(e.key) + e.val.textSize
+	}
+	for _, it := range n.items {
+		n.size += it.size
+		n.textSize += it.textSize
+	}
+	return n
 }
 
 // entry is one key/value pair of a mapping.
@@ -104,30 +135,121 @@ type reader struct {
 	argNames []string
 	// anchors maps an anchor name to its converted value; nil while the anchored value is being
 	// converted (an alias to it then would be recursive).
-	anchors  map[string]*node
-	expanded int
+	anchors map[string]*node
+	// expanded and expandedText are what alias uses and merges have added (see maxExpansion);
+	// argText is what build args have added (see maxArgExpansion).
+	expanded, expandedText int
+	argText                int
+	// overBudget is set once an expansion budget is exhausted and reported: later aliases and
+	// substitutions are then invalid values without errors of their own.
+	overBudget bool
 	// runeOffsets caches, per non-ASCII line, the byte offset of each character.
 	runeOffsets map[int][]int
 }
 
-// errorList collects errors; it drops exact repeats, which aliases can produce.
+// errorList collects errors. It drops exact repeats (same place, same message), which aliases
+// produce, and keeps only the first maxErrors in file order, counting the rest.
 type errorList struct {
 	filename string
 	errs     Errors
-	seen     map[string]bool
+	seen     map[uint64]bool
+	// seq orders errors at the same position by when they were found.
+	seq     map[*Error]int
+	next    int
+	dropped int
+	// firstDropped is the earliest position among the dropped errors.
+	firstDropped Range
+	// pinned errors are never dropped: they say why the checks stopped (an expansion budget).
+	pinned map[*Error]bool
+}
+
+// addPinned adds an error that the cap never drops.
+func (l *errorList) addPinned(r Range, format string, args ...any) {
+	if e := l.record(r, fmt.Sprintf(format, args...)); e != nil {
+		if l.pinned == nil {
+			l.pinned = map[*Error]bool{}
+		}
+		l.pinned[e] = true
+	}
 }
 
 func (l *errorList) add(r Range, format string, args ...any) {
-	msg := fmt.Sprintf(format, args...)
-	k := fmt.Sprintf("%d:%d:%s", r.Start.Line, r.Start.Column, msg)
+	l.record(r, fmt.Sprintf(format, args...))
+}
+
+// record adds an error unless it is a repeat; it returns the new error, or nil.
+func (l *errorList) record(r Range, msg string) *Error {
+	h := fnv.New64a()
+	fmt.Fprintf(h, "%d:%d:%d:%d:%s", r.Start.Line, r.Start.Column, r.End.Line, r.End.Column, msg)
+	k := h.Sum64()
 	if l.seen == nil {
-		l.seen = map[string]bool{}
+		l.seen = map[uint64]bool{}
+		l.seq = map[*Error]int{}
 	}
 	if l.seen[k] {
-		return
+		return nil
 	}
 	l.seen[k] = true
-	l.errs = append(l.errs, &Error{Filename: l.filename, Range: r, Msg: msg})
+	e := &Error{Filename: l.filename, Range: r, Msg: msg}
+	l.seq[e] = l.next
+	l.next++
+	l.errs = append(l.errs, e)
+	if len(l.errs) >= 4*maxErrors {
+		l.trim()
+	}
+	return e
+}
+
+// trim sorts the errors into file order and keeps the first maxErrors. Trimming as errors
+// arrive keeps memory bounded; the first maxErrors of a superset are never among those dropped.
+func (l *errorList) trim() {
+	sort.SliceStable(l.errs, func(i, j int) bool {
+		a, b := l.errs[i].Range.Start, l.errs[j].Range.Start
+		if a.Line != b.Line {
+			return a.Line < b.Line
+		}
+		if a.Column != b.Column {
+			return a.Column < b.Column
+		}
+		return l.seq[l.errs[i]] < l.seq[l.errs[j]]
+	})
+	if len(l.errs) <= maxErrors {
+		return
+	}
+	kept := make(Errors, 0, maxErrors+len(l.pinned))
+	for i, e := range l.errs {
+		if i < maxErrors || l.pinned[e] {
+			kept = append(kept, e)
+			continue
+		}
+		if l.dropped == 0 || before(e.Range.Start, l.firstDropped.Start) {
+			l.firstDropped = e.Range
+		}
+		l.dropped++
+		delete(l.seq, e)
+	}
+	l.errs = kept
+}
+
+// result is every error kept, in file order, and when some were dropped a last one that says how
+// many, at the first of them.
+func (l *errorList) result() Errors {
+	l.trim()
+	if l.dropped == 0 {
+		return append(Errors{}, l.errs...)
+	}
+	// The note goes after the errors at or before the first dropped one, in file order.
+	at := l.firstDropped.Start
+	i := sort.Search(len(l.errs), func(i int) bool { return before(at, l.errs[i].Range.Start) })
+	note := &Error{Filename: l.filename, Range: Range{Start: at, End: at},
+		Msg: fmt.Sprintf("… and %d more problems (fix these and build again to see the rest)", l.dropped)}
+	out := append(Errors{}, l.errs[:i]...)
+	out = append(out, note)
+	return append(out, l.errs[i:]...)
+}
+
+func before(a, b Pos) bool {
+	return a.Line < b.Line || (a.Line == b.Line && a.Column < b.Column)
 }
 
 // readYAML parses data into a single document's root node. It returns nil (with errors recorded)
@@ -282,8 +404,19 @@ func rewordSyntax(m string) string {
 }
 
 // convert turns an AST node into a node. asKey is set for mapping keys, which are never
-// substituted.
+// substituted. Every node it returns is weighed (see node.size); an alias returns the node of
+// its anchor, shared.
 func (r *reader) convert(an ast.Node, asKey bool) *node {
+	if _, isAlias := an.(*ast.AliasNode); isAlias {
+		return r.convertOne(an, asKey)
+	}
+	if _, isAnchor := an.(*ast.AnchorNode); isAnchor {
+		return r.convertOne(an, asKey)
+	}
+	return weigh(r.convertOne(an, asKey))
+}
+
+func (r *reader) convertOne(an ast.Node, asKey bool) *node {
 	switch n := an.(type) {
 	case nil:
 		return &node{kind: kindNull}
@@ -349,10 +482,13 @@ func (r *reader) convert(an ast.Node, asKey bool) *node {
 		switch {
 		case !ok:
 			r.errs.add(rng, "unknown alias \"*%s\": no anchor \"&%s\" comes before it", name, name)
-			return &node{kind: kindInvalid, rng: rng}
+			return weigh(&node{kind: kindInvalid, rng: rng})
 		case target == nil:
 			r.errs.add(rng, "alias \"*%s\" is inside the value it refers to", name)
-			return &node{kind: kindInvalid, rng: rng}
+			return weigh(&node{kind: kindInvalid, rng: rng})
+		}
+		if !r.spendAlias(target, rng, "alias \"*"+name+"\"") {
+			return weigh(&node{kind: kindInvalid, rng: rng})
 		}
 		return target
 	case *ast.MappingKeyNode:
@@ -368,7 +504,7 @@ func (r *reader) convert(an ast.Node, asKey bool) *node {
 			item := r.convert(v, false)
 			if item.rng == (Range{}) && i < len(n.Entries) && n.Entries[i] != nil {
 				// An empty list entry ("- " alone) is located at its "-".
-				item = &node{kind: item.kind, text: item.text, rng: r.tokenRange(n.Entries[i].Start)}
+				item = weigh(&node{kind: item.kind, text: item.text, rng: r.tokenRange(n.Entries[i].Start)})
 			}
 			out.items = append(out.items, item)
 		}
@@ -430,7 +566,7 @@ func (r *reader) convertMapping(values []*ast.MappingValueNode, flow bool, start
 			if colon := r.tokenRange(mv.Start); colon.Start.Line > 0 {
 				p = colon.End
 			}
-			val = &node{kind: val.kind, text: val.text, rng: Range{Start: p, End: p}}
+			val = weigh(&node{kind: val.kind, text: val.text, rng: Range{Start: p, End: p}})
 		}
 		e := &entry{key: key.text, keyRange: key.rng, val: val}
 		switch key.kind {
@@ -478,7 +614,7 @@ func (r *reader) convertMapping(values []*ast.MappingValueNode, flow bool, start
 func (r *reader) mergeEntries(mv *ast.MappingValueNode) []*entry {
 	val := r.convert(mv.Value, false)
 	if val.rng == (Range{}) {
-		val = &node{kind: val.kind, rng: r.astRange(mv.Key)}
+		val = weigh(&node{kind: val.kind, rng: r.astRange(mv.Key)})
 	}
 	var sources []*node
 	switch val.kind {
@@ -507,7 +643,7 @@ func (r *reader) mergeEntries(mv *ast.MappingValueNode) []*entry {
 				continue
 			}
 			seen[e.key] = true
-			if !r.spend(1) {
+			if !r.spendMerge(e, r.astRange(mv.Key)) {
 				return out
 			}
 			c := *e
@@ -518,18 +654,29 @@ func (r *reader) mergeEntries(mv *ast.MappingValueNode) []*entry {
 	return out
 }
 
-// spend accounts for n values created by alias expansion; it reports false (once, with an
-// error) when the budget is exhausted.
-func (r *reader) spend(n int) bool {
-	if r.expanded > maxExpansion {
+// spendAlias accounts for one use of an alias to n (what is "alias \"*name\""), at rng. It
+// reports false when the budget is exhausted: the first time with an error there, then silently.
+func (r *reader) spendAlias(n *node, rng Range, what string) bool {
+	if r.overBudget {
 		return false
 	}
-	r.expanded += n
-	if r.expanded > maxExpansion {
-		r.errs.add(pointRange(1, 1), "the Laingfile expands to too many values (more than %d) through aliases", maxExpansion)
-		return false
+	r.expanded += n.size
+	r.expandedText += n.textSize
+	switch {
+	case r.expanded > maxExpansion:
+		r.errs.addPinned(rng, "%s: aliases expand this Laingfile to more than %d values; use fewer or smaller aliases", what, maxExpansion)
+	case r.expandedText > maxAliasText:
+		r.errs.addPinned(rng, "%s: aliases expand this Laingfile to more than %d MiB of text; use fewer or smaller aliases", what, maxAliasText>>20)
+	default:
+		return true
 	}
-	return true
+	r.overBudget = true
+	return false
+}
+
+// spendMerge accounts for one entry a merge key "<<" (at rng) brings in.
+func (r *reader) spendMerge(e *entry, rng Range) bool {
+	return r.spendAlias(&node{size: 1, textSize: len(e.key)}, rng, `merge key "<<"`)
 }
 
 func unwrapKey(n ast.Node) ast.Node {

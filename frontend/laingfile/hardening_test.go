@@ -1,0 +1,318 @@
+package laingfile
+
+import (
+	"fmt"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+// parseErrorCase is one Laingfile and the errors it must give ("line:col: message"); args, when
+// set, are build args added to testOptions'.
+type parseErrorCase struct {
+	name string
+	src  string
+	args map[string]string
+	want []string
+}
+
+func runParseErrorCases(t *testing.T, tests []parseErrorCase) {
+	t.Helper()
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			opts := testOptions()
+			if tt.args != nil {
+				args := map[string]string{}
+				for k, v := range opts.BuildArgs {
+					args[k] = v
+				}
+				for k, v := range tt.args {
+					args[k] = v
+				}
+				opts.BuildArgs = args
+			}
+			f, err := Parse("Laingfile", []byte(tt.src), opts)
+			if tt.want == nil {
+				if err != nil {
+					t.Fatalf("unexpected error: %v", err)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatalf("no error; parsed %+v", f)
+			}
+			got := errorLines(t, err)
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("errors:\n got: %s\nwant: %s", strings.Join(got, "\n      "), strings.Join(tt.want, "\n      "))
+			}
+		})
+	}
+}
+
+// TestSubstituterTrust: a substituter's URL and keys go to Nix as space-separated settings and
+// its host and login into a comma-separated netrc list, so anything that would change trust or
+// split a value is an error (rows 1 and 9).
+func TestSubstituterTrust(t *testing.T) {
+	sub := func(fields string) string {
+		return "substituters:\n  - {" + fields + "}\nkind: runtime\n"
+	}
+	key := "publicKey: " + cacheKey
+	urlHelp := `; expected a binary cache URL (e.g. https://cache.example.com)`
+	keyHelp := `: expected "name:" followed by the base64 of an Ed25519 key, as the cache publishes it (e.g. ` + cacheKey + `)`
+	runParseErrorCases(t, []parseErrorCase{
+		{"trusted query parameter", sub(`url: "https://x/?trusted=1", ` + key), nil, []string{
+			`2:11: substituters[0].url: "https://x/?trusted=1" has the Nix store setting "trusted", which would change which paths Nix trusts; only priority=<number> and want-mass-query=<true|false> are allowed after "?"`,
+		}},
+		{"trusted hidden by percent-encoding", sub(`url: "https://x/?tru%73ted=1", ` + key), nil, []string{
+			`2:11: substituters[0].url: "https://x/?tru%73ted=1" has the Nix store setting "tru%73ted", which would change which paths Nix trusts; only priority=<number> and want-mass-query=<true|false> are allowed after "?"`,
+		}},
+		{"priority after trusted", sub(`url: "https://x/?priority=10&trusted=true", ` + key), nil, []string{
+			`2:11: substituters[0].url: "https://x/?priority=10&trusted=true" has the Nix store setting "trusted", which would change which paths Nix trusts; only priority=<number> and want-mass-query=<true|false> are allowed after "?"`,
+		}},
+		{"priority not a number", sub(`url: "https://x/?priority=high", ` + key), nil, []string{
+			`2:11: substituters[0].url: "https://x/?priority=high": priority must be a number (e.g. priority=40)`,
+		}},
+		{"fragment", sub(`url: "https://x/#trusted", ` + key), nil, []string{
+			`2:11: substituters[0].url: "https://x/#trusted" has a "#" fragment, which Nix does not read` + urlHelp,
+		}},
+		{"space in the url adds a second substituter", sub(`url: "https://a/x file:///context/store?trusted=1", ` + key), nil, []string{
+			`2:11: substituters[0].url: "https://a/x file:///context/store?trusted=1" contains a space at character 12, which would split it into two caches` + urlHelp,
+		}},
+		{"space from a build arg", sub(`url: "https://a/${P}", ` + key), map[string]string{"P": "x https://evil"}, []string{
+			`2:11: substituters[0].url: "https://a/x https://evil" contains a space at character 12, which would split it into two caches` + urlHelp,
+		}},
+		{"newline in the url", sub(`url: "https://a/x\nfile:///s", ` + key), nil, []string{
+			`2:11: substituters[0].url: "https://a/x\nfile:///s" contains a newline at character 12, which would split it into two caches` + urlHelp,
+		}},
+		{"comma in the host", sub(`url: "https://a,b/", secret: tok, ` + key), nil, []string{
+			`2:11: substituters[0].url: the host "a,b" of "https://a,b/" is not a host name; expected letters, digits, "-", "_" and "." (e.g. cache.example.com), or an IP address`,
+		}},
+		{"comma in the login", sub(`url: "https://a/", secret: tok, login: "me,/etc/shadow", ` + key), nil, []string{
+			`2:45: substituters[0].login: invalid user name "me,/etc/shadow": expected no blanks, control characters, quotes, "#", ",", "\" or "*?[" (e.g. "me")`,
+		}},
+		{"control character in the login", sub(`url: "https://a/", secret: tok, login: "me\u001b", ` + key), nil, []string{
+			`2:45: substituters[0].login: invalid user name "me\x1b": expected no blanks, control characters, quotes, "#", ",", "\" or "*?[" (e.g. "me")`,
+		}},
+		{"space in a key adds a second key", sub(`url: "https://a/", publicKey: "evil:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA= ` + cacheKey + `"`), nil, []string{
+			`2:36: substituters[0].publicKey: invalid public key "evil:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA= ` + cacheKey + `"` + keyHelp,
+		}},
+		{"newline in the base64 of a key", sub(`url: "https://a/", publicKey: "k:AAAAAAAAAAAAAAAAAAAAAA\nAAAAAAAAAAAAAAAAAAAAA="`), nil, []string{
+			`2:36: substituters[0].publicKey: invalid public key "k:AAAAAAAAAAAAAAAAAAAAAA\nAAAAAAAAAAAAAAAAAAAAA="` + keyHelp,
+		}},
+		{"space in a key's name", sub(`url: "https://a/", publicKey: "a b:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="`), nil, []string{
+			`2:36: substituters[0].publicKey: invalid public key "a b:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="` + keyHelp,
+		}},
+		// What stays valid.
+		{"priority and want-mass-query", sub(`url: "https://cache.example.com:8443/nix?priority=30&want-mass-query=true", ` + key), nil, nil},
+		{"IPv6 host", sub(`url: "http://[::1]:5000", ` + key), nil, nil},
+		{"e-mail login", sub(`url: "https://a/", secret: tok, login: me@example.com, ` + key), nil, nil},
+	})
+}
+
+// TestAliasBudget: every use of an alias counts the size of what it expands to, and the errors
+// are de-duplicated and capped (row 2).
+func TestAliasBudget(t *testing.T) {
+	// 1000 targets that alias one mapping with 1000 unknown keys: 1,000,000 distinct errors
+	// ("unknown key … in target "tN"") before the fix.
+	var b strings.Builder
+	b.WriteString("x-t: &t {kind: runtime")
+	for i := 0; i < 1000; i++ {
+		fmt.Fprintf(&b, ", k%d: 1", i)
+	}
+	b.WriteString("}\ntargets:\n")
+	for i := 0; i < 1000; i++ {
+		fmt.Fprintf(&b, "  t%d: *t\n", i)
+	}
+	manyTargets := b.String()
+
+	// A 64 KiB string used 10000 times in a list: 10000 values, but 640 MB of text.
+	big := "x-s: &s \"" + strings.Repeat("a", 64<<10) + "\"\nkind: runtime\ncmd: [" + strings.Repeat("*s, ", 9999) + "*s]\n"
+
+	tests := []struct {
+		name      string
+		src       string
+		wantFirst string
+		wantLines []string // lines the errors must include
+		maxErrors int
+	}{
+		{"aliases reused across targets", manyTargets,
+			`1:25: unknown key "k0" in target "t0" (expected one of: kind, sets, packages, user, workdir, env, entrypoint, cmd, labels, expose, volumes, stopsignal, copy, metadata, config, maxLayers)`,
+			[]string{`102:8: alias "*t": aliases expand this Laingfile to more than 100000 values; use fewer or smaller aliases`}, maxErrors + 2},
+		{"a long string aliased many times", big,
+			`3:71: alias "*s": aliases expand this Laingfile to more than 1 MiB of text; use fewer or smaller aliases`, nil, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			start := time.Now()
+			_, err := Parse("Laingfile", []byte(tt.src), testOptions())
+			if d := time.Since(start); d > 2*time.Second {
+				t.Errorf("Parse took %v", d)
+			}
+			got := errorLines(t, err)
+			if len(got) > tt.maxErrors {
+				t.Fatalf("%d errors, want at most %d; the first: %s", len(got), tt.maxErrors, got[0])
+			}
+			if got[0] != tt.wantFirst {
+				t.Errorf("first error:\n got: %s\nwant: %s", got[0], tt.wantFirst)
+			}
+			for _, w := range tt.wantLines {
+				found := false
+				for _, g := range got {
+					found = found || g == w
+				}
+				if !found {
+					t.Errorf("missing error %s", w)
+				}
+			}
+			if tt.maxErrors > 1 {
+				more := false
+				for _, g := range got {
+					more = more || (strings.Contains(g, ": … and ") && strings.HasSuffix(g, " more problems (fix these and build again to see the rest)"))
+				}
+				if !more {
+					t.Errorf("no \"… and N more problems\" line in %d errors", len(got))
+				}
+			}
+		})
+	}
+}
+
+// TestErrorsCapped: a file with more problems than the cap lists the first ones in file order
+// and says how many more there are; repeats are listed once.
+func TestErrorsCapped(t *testing.T) {
+	src := "kind: runtime\nexpose: [" + strings.Repeat("0, ", 99) + "0]\n"
+	got := errorLines(t, func() error { _, err := Parse("Laingfile", []byte(src), testOptions()); return err }())
+	if len(got) != maxErrors+1 {
+		t.Fatalf("%d errors, want %d", len(got), maxErrors+1)
+	}
+	if want := fmt.Sprintf("2:%d: … and 50 more problems (fix these and build again to see the rest)", 10+3*maxErrors); got[maxErrors] != want {
+		t.Errorf("last = %s, want %s", got[maxErrors], want)
+	}
+}
+
+// TestImagePathCharacters: paths in the image and user names end up in /etc/passwd, the image
+// config and LLB; ":" and control characters are errors, also when a build arg brings them
+// (rows 4 and 11).
+func TestImagePathCharacters(t *testing.T) {
+	passwd := map[string]string{"WD": "/app\nroot2::0:0::/:/bin/sh"}
+	runParseErrorCases(t, []parseErrorCase{
+		{"workdir with a passwd line from a build arg", "kind: runtime\nworkdir: ${WD}\n", passwd, []string{
+			`2:10: workdir: "/app\nroot2::0:0::/:/bin/sh" contains a newline; expected an absolute path without ":" or control characters`,
+		}},
+		{"home with a colon", "kind: runtime\nuser: {home: \"/srv/a:b\"}\n", nil, []string{
+			`2:14: user.home: "/srv/a:b" contains ":"; expected an absolute path without ":" or control characters (e.g. "/srv/a-b")`,
+		}},
+		{"volume with NUL", "kind: runtime\nvolumes: [\"/data\\0\"]\n", nil, []string{
+			`2:11: volumes: "/data\x00" contains a NUL character; expected an absolute path without ":" or control characters`,
+		}},
+		{"workdir with ESC", "kind: runtime\nworkdir: \"/app\\e[2J\"\n", nil, []string{
+			`2:10: workdir: "/app\x1b[2J" contains the control character U+001B; expected an absolute path without ":" or control characters`,
+		}},
+		{"copy dst with a colon", "kind: runtime\ncopy: [{src: a, dst: \"/a:b\"}]\n", nil, []string{
+			`2:22: copy[0].dst: "/a:b" contains ":"; expected an absolute path without ":" or control characters (e.g. "/a-b")`,
+		}},
+		{"copy src with a newline", "kind: runtime\ncopy: [{src: \"a\\nb\", dst: /a}]\n", nil, []string{
+			`2:14: copy[0].src: "a\nb" contains a newline; expected a path in the build context without control characters`,
+		}},
+		{"runtime workdir is the home", "kind: runtime\nworkdir: \"/a:b\"\n", nil, []string{
+			`2:10: workdir: "/a:b" contains ":"; expected an absolute path without ":" or control characters (e.g. "/a-b")`,
+		}},
+		{"user name with a newline from a build arg", "kind: runtime\nuser: ${U}\n", map[string]string{"U": "app\nroot"}, []string{
+			`2:7: user: invalid user name "app\nroot": use lower-case letters, digits, "_" and "-", starting with a letter or "_" (at most 32 characters)`,
+		}},
+	})
+}
+
+// TestRootUser: the name root means uid and gid 0, and uid 0 means the name root (row 5).
+func TestRootUser(t *testing.T) {
+	runParseErrorCases(t, []parseErrorCase{
+		{"root with another uid", "kind: runtime\nuser: {name: root, uid: 1000}\n", nil, []string{
+			`2:25: user.uid: the user root has uid 0, not 1000; leave out uid, or give the user another name (e.g. app)`,
+		}},
+		{"root with another gid", "kind: runtime\nuser: {name: root, gid: 5}\n", nil, []string{
+			`2:25: user.gid: the user root has gid 0, not 5; leave out gid, or give the user another name (e.g. app)`,
+		}},
+		{"uid 0 with another name", "kind: runtime\nuser: {name: app, uid: 0}\n", nil, []string{
+			`2:24: user.uid: uid 0 is root; write name: root for a root image, or give app another uid (e.g. 1000)`,
+		}},
+		{"uid 0 by a build arg", "kind: devcontainer\nuser: {name: dev, uid: \"${Z}\"}\n", map[string]string{"Z": "0"}, []string{
+			`2:24: user.uid: uid 0 is root; write name: root for a root image, or give dev another uid (e.g. 1000)`,
+		}},
+		{"root with another home", "kind: runtime\nuser: {name: root, home: /srv}\n", nil, []string{
+			`2:26: user.home: the user root has home /root; leave out home (set env HOME to use another directory)`,
+		}},
+	})
+	f, err := Parse("Laingfile", []byte("kind: runtime\nuser: {uid: 0}\n"), testOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u := f.Targets[0].User; u.Name != "root" || u.UID != 0 || u.GID != 0 || u.Home != "/root" {
+		t.Errorf("uid 0 alone gives %+v, want root 0:0 home /root", u)
+	}
+}
+
+// TestNixpkgsURLCredentials: a token in nixpkgs.url would reach NIX_PATH and the LLB (row 6).
+func TestNixpkgsURLCredentials(t *testing.T) {
+	runParseErrorCases(t, []parseErrorCase{
+		{"user and token", "nixpkgs: {url: \"https://ci:TOKEN@host/n.tar.gz\", sha256: " + hash + "}\nkind: runtime\n", nil, []string{
+			`1:16: nixpkgs.url: "https://ci:xxxxx@host/n.tar.gz" has credentials in it; they would end up in NIX_PATH, the image config and the build cache. Credentials go through build secrets, never the Laingfile: remove them from the URL`,
+		}},
+		{"token from a build arg", "nixpkgs: {url: \"https://${T}@host/n.tar.gz\", sha256: " + hash + "}\nkind: runtime\n", map[string]string{"T": "TOKEN"}, []string{
+			`1:16: nixpkgs.url: "https://TOKEN@host/n.tar.gz" has credentials in it; they would end up in NIX_PATH, the image config and the build cache. Credentials go through build secrets, never the Laingfile: remove them from the URL`,
+		}},
+		{"space in the url", "nixpkgs: {url: \"https://host/n.tar.gz x\", sha256: " + hash + "}\nkind: runtime\n", nil, []string{
+			`1:16: nixpkgs.url: "https://host/n.tar.gz x" contains a space; expected the URL of a nixpkgs tarball (https://…), with spaces written %20`,
+		}},
+		{"substituter password is not echoed", "substituters: [{url: \"https://me:pw@cache.example.com\", publicKey: " + cacheKey + "}]\nkind: runtime\n", nil, []string{
+			`1:22: substituters[0].url: "https://me:xxxxx@cache.example.com" has credentials in it; give them as a secret (secret: <id>) so that they stay out of the image and the cache`,
+		}},
+	})
+}
+
+// TestValueCharacters: env values, labels and paths with control characters (row 11).
+func TestValueCharacters(t *testing.T) {
+	textHelp := `; only tab and newline are allowed among control characters`
+	runParseErrorCases(t, []parseErrorCase{
+		{"NUL in an env value", "kind: runtime\nenv: {A: \"a\\0b\"}\n", nil, []string{`2:10: env.A: "a\x00b" contains a NUL character` + textHelp}},
+		{"ESC in a label", "kind: runtime\nlabels: {a: \"\\e[31mred\"}\n", nil, []string{`2:13: labels.a: "\x1b[31mred" contains the control character U+001B` + textHelp}},
+		{"control character in a label name", "kind: runtime\nlabels: {\"a\\x07\": x}\n", nil, []string{`2:10: labels: the label name "a\a" contains the control character U+0007; expected printable characters (e.g. org.opencontainers.image.version)`}},
+		{"NUL in a config Env entry", "kind: runtime\nconfig: {Env: [\"A=\\0\"]}\n", nil, []string{`2:16: config.Env[0]: "A=\x00" contains a NUL character` + textHelp}},
+		{"NUL in config WorkingDir", "kind: runtime\nconfig: {WorkingDir: \"/a\\0\"}\n", nil, []string{`2:22: config.WorkingDir: "/a\x00" contains a NUL character` + textHelp}},
+		{"NUL in cmd", "kind: runtime\ncmd: [\"a\\0\"]\n", nil, []string{`2:7: cmd[0]: "a\x00" contains a NUL character` + textHelp}},
+		{"overlay path with ESC", "overlays: [\"./a\\e.nix\"]\nkind: runtime\n", nil, []string{`1:12: overlays: "./a\x1b.nix" contains the control character U+001B; expected a path in the build context without control characters`}},
+		// What stays valid: multi-line env values and labels, tabs.
+		{"newline and tab in env and labels", "kind: runtime\nenv: {CERT: \"-----BEGIN-----\\n\\tabc\\n\"}\nlabels:\n  a: |\n    line 1\n    line 2\n", nil, nil},
+	})
+}
+
+// TestBuildArgExpansionLimit: a long build arg expanded many times is capped (row 11).
+func TestBuildArgExpansionLimit(t *testing.T) {
+	big := map[string]string{"BIG": strings.Repeat("x", 16<<10)}
+	runParseErrorCases(t, []parseErrorCase{
+		{"one label", "kind: runtime\nlabels: {a: \"" + strings.Repeat("${BIG}", 20000) + "\"}\n", big, []string{
+			`2:13: build args expand this Laingfile by more than 1 MiB; a build arg is for a version, a name or a path (put larger content in a file in the build context, and copy it)`,
+		}},
+		{"many values", "kind: runtime\ncmd: [" + strings.Repeat("\"${BIG}\", ", 100) + "x]\n", big, []string{
+			`2:647: build args expand this Laingfile by more than 1 MiB; a build arg is for a version, a name or a path (put larger content in a file in the build context, and copy it)`,
+		}},
+		{"just under the limit", "kind: runtime\ncmd: [" + strings.Repeat("\"${BIG}\", ", 64) + "x]\n", big, nil},
+	})
+}
+
+// TestCopyChown: an owner the image has no account for is a located error, not the image user
+// by default.
+func TestCopyChown(t *testing.T) {
+	runParseErrorCases(t, []parseErrorCase{
+		{"unknown user", "kind: runtime\ncopy: [{src: a, dst: /a, chown: ap}]\n", nil, []string{
+			`2:33: copy[0].chown: unknown user "ap" (did you mean "app"?); the image knows app, root, or give a number`,
+		}},
+		{"unknown group", "kind: runtime\ncopy: [{src: a, dst: /a, chown: \"app:wheel\"}]\n", nil, []string{
+			`2:33: copy[0].chown: unknown group "wheel"; the image knows app, root, or give a number`,
+		}},
+		{"id out of range", "kind: runtime\ncopy: [{src: a, dst: /a, chown: \"1:99999999999\"}]\n", nil, []string{
+			`2:33: copy[0].chown: group 99999999999 is out of range; expected 0 to 2147483647`,
+		}},
+		{"names the image has", "kind: devcontainer\ncopy: [{src: a, dst: /a, chown: \"vscode:wheel\"}, {src: b, dst: /b, chown: root}, {src: c, dst: /c, chown: \"10:0\"}]\n", nil, nil},
+	})
+}
