@@ -307,11 +307,7 @@ targets:
 		t.Fatal(err)
 	}
 	layers := append(lfllb.StoreLayers(nixOut, plan), lfllb.Customisation(target, facts, nixOut))
-	copies, err := lfllb.CopyLayers(target, mainContext)
-	if err != nil {
-		t.Fatal(err)
-	}
-	layers = append(layers, copies...)
+	layers = append(layers, lfllb.CopyLayers(target, mainContext)...)
 
 	required := map[apicaps.CapID]bool{pb.CapMergeOp: true}
 	for _, c := range requiredCaps {

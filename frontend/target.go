@@ -3,7 +3,6 @@ package frontend
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"path"
 	"strings"
@@ -71,14 +70,7 @@ func (b *targetBuild) build(ctx context.Context, platform *ocispecs.Platform, _ 
 		if err != nil {
 			return nil, err
 		}
-		copies, err := lfllb.CopyLayers(b.target, *mainContext)
-		if err != nil {
-			var ce *lfllb.CopyError
-			if errors.As(err, &ce) && ce.Index >= 0 && ce.Index < len(b.target.Copy) {
-				return nil, located(err, b.source, b.target.Copy[ce.Index].Range)
-			}
-			return nil, located(err, b.source, b.target.Range)
-		}
+		copies := lfllb.CopyLayers(b.target, *mainContext)
 		for i := range copies {
 			copies[i].Constraints = append(copies[i].Constraints, location(b.source, b.target.Copy[i].Range))
 		}

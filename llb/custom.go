@@ -5,7 +5,6 @@ import (
 	"os"
 	"path"
 	"slices"
-	"strconv"
 	"strings"
 
 	bkllb "github.com/moby/buildkit/client/llb"
@@ -290,36 +289,17 @@ const profile = `# Login shells that are not bash (bash reads ~/.bash_profile).
 case $- in *i*) [ -f ~/.bashrc ] && . ~/.bashrc ;; esac
 `
 
-// CopyError is a `copy:` entry the layers cannot be made for; Index is its position in
-// Target.Copy, so that a caller can point at its line (Target.Copy[Index].Range).
-type CopyError struct {
-	Index int
-	Err   error
-}
-
-func (e *CopyError) Error() string { return fmt.Sprintf("copy[%d].%v", e.Index, e.Err) }
-func (e *CopyError) Unwrap() error { return e.Err }
-
 // CopyLayers makes one layer per `copy:` entry, with fixed times so that an unchanged source
-// gives the same layer. Ownership defaults to the image user; an owner the image does not have
-// is a *CopyError.
-func CopyLayers(t *laingfile.Target, context bkllb.State) ([]Layer, error) {
+// gives the same layer, owned by the uid and gid the parser resolved for it.
+func CopyLayers(t *laingfile.Target, context bkllb.State) []Layer {
 	var layers []Layer
-	for i, c := range t.Copy {
-		uid, gid := t.User.UID, t.User.GID
-		chown := &bkllb.ChownOpt{User: &bkllb.UserOpt{UID: uid}, Group: &bkllb.UserOpt{UID: gid}}
-		if c.Chown != "" {
-			var err error
-			if chown, err = parseChown(c.Chown, t); err != nil {
-				return nil, &CopyError{Index: i, Err: err}
-			}
-		}
+	for _, c := range t.Copy {
 		src := path.Clean("/" + c.Src)
 		action := bkllb.Copy(context, src, c.Dst, &bkllb.CopyInfo{
 			CreateDestPath:      true,
 			CopyDirContentsOnly: strings.HasSuffix(c.Src, "/"),
 			AllowWildcard:       true,
-			ChownOpt:            chown,
+			ChownOpt:            &bkllb.ChownOpt{User: &bkllb.UserOpt{UID: c.UID}, Group: &bkllb.UserOpt{UID: c.GID}},
 			CreatedTime:         ptr(LayerTime()),
 		})
 		layers = append(layers, Layer{
@@ -328,66 +308,7 @@ func CopyLayers(t *laingfile.Target, context bkllb.State) ([]Layer, error) {
 			Action:    action,
 		})
 	}
-	return layers, nil
-}
-
-// maxID is the largest uid or gid a Laingfile gives (as for user.uid).
-const maxID = 1<<31 - 1
-
-// parseChown reads a copy's owner: "user" or "user:group", each a name the image has or a
-// decimal id. The image has the users root (0, group 0) and the target's user (its uid, and
-// its gid as its group), and for devcontainers the group wheel (10); see Customisation. A user
-// alone gives its own group: its gid for a name, the same number for a uid. Anything else is an
-// error, never the image user by default.
-func parseChown(s string, t *laingfile.Target) (*bkllb.ChownOpt, error) {
-	u := t.User
-	users := []string{u.Name, "root"}
-	groups := []string{u.Name, "root"}
-	if t.Kind == laingfile.KindDevcontainer {
-		groups = append(groups, "wheel")
-	}
-	userPart, groupPart, hasGroup := strings.Cut(s, ":")
-	id := func(v, what, idName string, known []string, byName func(string) int) (int, error) {
-		if v != "" && strings.Trim(v, "0123456789") == "" {
-			n, err := strconv.ParseInt(v, 10, 64)
-			if err != nil || n > maxID {
-				return 0, fmt.Errorf("chown %q: %s %s is out of range; expected 0 to %d", s, idName, v, maxID)
-			}
-			return int(n), nil
-		}
-		if slices.Contains(known, v) {
-			return byName(v), nil
-		}
-		return 0, fmt.Errorf("chown %q: unknown %s %q; expected a %s of the image (%s) or a %s from 0 to %d", s, what, v, what, strings.Join(known, ", "), idName, maxID)
-	}
-	uid, err := id(userPart, "user", "uid", users, func(n string) int {
-		if n == "root" {
-			return 0
-		}
-		return u.UID
-	})
-	if err != nil {
-		return nil, err
-	}
-	gid := uid
-	switch {
-	case hasGroup:
-		gid, err = id(groupPart, "group", "gid", groups, func(n string) int {
-			switch n {
-			case "root":
-				return 0
-			case "wheel":
-				return 10
-			}
-			return u.GID
-		})
-		if err != nil {
-			return nil, err
-		}
-	case userPart == u.Name:
-		gid = u.GID
-	}
-	return &bkllb.ChownOpt{User: &bkllb.UserOpt{UID: uid}, Group: &bkllb.UserOpt{UID: gid}}, nil
+	return layers
 }
 
 // fileActions chains file actions into one FileOp, hence one layer.

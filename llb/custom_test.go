@@ -1,7 +1,6 @@
 package llb
 
 import (
-	"errors"
 	"fmt"
 	"path"
 	"strings"
@@ -229,105 +228,22 @@ func TestCustomisationRootUser(t *testing.T) {
 	}
 }
 
-// TestParseChown: a copy's owner is a user and group of the image (root, the target's user,
-// and for devcontainers the group wheel) or numbers; anything else is an error, never the image
-// user by default.
-func TestParseChown(t *testing.T) {
-	dev := &laingfile.Target{Kind: laingfile.KindDevcontainer, User: laingfile.User{Name: "vscode", UID: 1000, GID: 1000}}
-	run := &laingfile.Target{Kind: laingfile.KindRuntime, User: laingfile.User{Name: "app", UID: 1001, GID: 1002}}
-	tests := []struct {
-		name   string
-		target *laingfile.Target
-		chown  string
-		want   string // "uid:gid", or the error
-	}{
-		{"root", dev, "root", "0:0"},
-		{"root:root", dev, "root:root", "0:0"},
-		{"the user", run, "app", "1001:1002"},
-		{"the user and group", run, "app:app", "1001:1002"},
-		{"the user in group root", run, "app:root", "1001:0"},
-		{"wheel in a devcontainer", dev, "vscode:wheel", "1000:10"},
-		{"numbers", run, "1000:7", "1000:7"},
-		{"a uid alone", run, "33", "33:33"},
-		{"a uid and a group name", run, "33:app", "33:1002"},
-		{"the largest id", run, "2147483647:0", "2147483647:0"},
-		{"nobody:nogroup", dev, "nobody:nogroup", `chown "nobody:nogroup": unknown user "nobody"; expected a user of the image (vscode, root) or a uid from 0 to 2147483647`},
-		{"an unknown group", dev, "root:nogroup", `chown "root:nogroup": unknown group "nogroup"; expected a group of the image (vscode, root, wheel) or a gid from 0 to 2147483647`},
-		{"wheel in a runtime", run, "app:wheel", `unknown group "wheel"; expected a group of the image (app, root) or a gid`},
-		{"digits and letters", dev, "1000abc:7x", `chown "1000abc:7x": unknown user "1000abc"`},
-		{"a number and letters as group", dev, "1000:7x", `unknown group "7x"`},
-		{"a negative uid", dev, "-1", `unknown user "-1"`},
-		{"a signed uid", dev, "+5", `unknown user "+5"`},
-		{"a uid out of range", dev, "2147483648", `uid 2147483648 is out of range; expected 0 to 2147483647`},
-		{"a huge gid", dev, "0:99999999999999999999999", `gid 99999999999999999999999 is out of range`},
-		{"an empty user", dev, ":0", `unknown user ""`},
-		{"an empty group", dev, "root:", `unknown group ""`},
-		{"two colons", dev, "root:root:root", `unknown group "root:root"`},
-		{"a user with blanks", dev, " root", `unknown user " root"`},
+// CopyLayers owns each copy by the ids the parser resolved for it.
+func TestCopyLayersOwner(t *testing.T) {
+	tg := &laingfile.Target{Kind: laingfile.KindRuntime, User: laingfile.User{Name: "app", UID: 1000, GID: 1000}, Copy: []laingfile.Copy{
+		{Src: "s0/", Dst: "/d0/", UID: 1000, GID: 1000},
+		{Src: "s1/", Dst: "/d1/", Chown: "root", UID: 0, GID: 0},
+		{Src: "s2/", Dst: "/d2/", Chown: "5:6", UID: 5, GID: 6},
+	}}
+	want := []string{"1000:1000", "0:0", "5:6"}
+	layers := CopyLayers(tg, bkllb.Local("context"))
+	if len(layers) != len(want) {
+		t.Fatalf("%d layers, want %d", len(layers), len(want))
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, err := parseChown(tt.chown, tt.target)
-			if strings.Contains(tt.want, ":") && !strings.Contains(tt.want, " ") {
-				if err != nil {
-					t.Fatal(err)
-				}
-				if s := fmt.Sprintf("%d:%d", got.User.UID, got.Group.UID); s != tt.want {
-					t.Errorf("owner = %s, want %s", s, tt.want)
-				}
-				return
-			}
-			if err == nil || !strings.Contains(err.Error(), tt.want) {
-				t.Errorf("error:\n %v\nwant one containing:\n %s", err, tt.want)
-			}
-		})
-	}
-}
-
-// TestCopyLayersChown: CopyLayers sets the owner of each copy, and an owner the image does not
-// have is an error naming the copy, so that the caller can point at its line.
-func TestCopyLayersChown(t *testing.T) {
-	target := func(chowns ...string) *laingfile.Target {
-		tg := &laingfile.Target{Kind: laingfile.KindRuntime, User: laingfile.User{Name: "app", UID: 1000, GID: 1000}}
-		for i, c := range chowns {
-			tg.Copy = append(tg.Copy, laingfile.Copy{Src: fmt.Sprintf("s%d/", i), Dst: fmt.Sprintf("/d%d/", i), Chown: c})
+	for i, l := range layers {
+		all, head := ops(t, bkllb.Scratch().File(l.Action))
+		if got := ownerOf(all[head].GetFile().Actions[0].GetCopy().Owner); got != want[i] {
+			t.Errorf("copy %d: owner %s, want %s", i, got, want[i])
 		}
-		return tg
-	}
-	tests := []struct {
-		name   string
-		target *laingfile.Target
-		owners []string
-		index  int
-		want   string
-	}{
-		{"default and names", target("", "root", "app:root", "5:6"), []string{"1000:1000", "0:0", "1000:0", "5:6"}, 0, ""},
-		{"root:root", target("root:root"), []string{"0:0"}, 0, ""},
-		{"the second copy's owner", target("root", "nobody:nogroup"), nil, 1, `copy[1].chown "nobody:nogroup": unknown user "nobody"`},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			layers, err := CopyLayers(tt.target, bkllb.Local("context"))
-			if tt.want != "" {
-				var ce *CopyError
-				if !errors.As(err, &ce) || ce.Index != tt.index || !strings.Contains(err.Error(), tt.want) {
-					t.Fatalf("error = %v (%T), want a CopyError of copy %d containing %q", err, err, tt.index, tt.want)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if len(layers) != len(tt.owners) {
-				t.Fatalf("%d layers, want %d", len(layers), len(tt.owners))
-			}
-			for i, l := range layers {
-				all, head := ops(t, bkllb.Scratch().File(l.Action))
-				cp := all[head].GetFile().Actions[0].GetCopy()
-				if got := ownerOf(cp.Owner); got != tt.owners[i] {
-					t.Errorf("copy %d: owner %s, want %s", i, got, tt.owners[i])
-				}
-			}
-		})
 	}
 }

@@ -316,3 +316,73 @@ func TestCopyChown(t *testing.T) {
 		{"names the image has", "kind: devcontainer\ncopy: [{src: a, dst: /a, chown: \"vscode:wheel\"}, {src: b, dst: /b, chown: root}, {src: c, dst: /c, chown: \"10:0\"}]\n", nil, nil},
 	})
 }
+
+// TestChownIDs: a copy's owner is a user and group of the image (root, the target's user, and
+// for devcontainers the group wheel) or numbers; anything else is a problem, never the image
+// user by default.
+func TestChownIDs(t *testing.T) {
+	dev := &Target{Kind: KindDevcontainer, User: User{Name: "vscode", UID: 1000, GID: 1000}}
+	run := &Target{Kind: KindRuntime, User: User{Name: "app", UID: 1001, GID: 1002}}
+	tests := []struct {
+		name   string
+		target *Target
+		chown  string
+		want   string // "uid:gid", or the problem
+	}{
+		{"root", dev, "root", "0:0"},
+		{"root:root", dev, "root:root", "0:0"},
+		{"the user", run, "app", "1001:1002"},
+		{"the user and group", run, "app:app", "1001:1002"},
+		{"the user in group root", run, "app:root", "1001:0"},
+		{"wheel in a devcontainer", dev, "vscode:wheel", "1000:10"},
+		{"numbers", run, "1000:7", "1000:7"},
+		{"a uid alone", run, "33", "33:33"},
+		{"a uid and a group name", run, "33:app", "33:1002"},
+		{"the largest id", run, "2147483647:0", "2147483647:0"},
+		{"nobody:nogroup", dev, "nobody:nogroup", `unknown user "nobody"; the image knows vscode, root, or give a number`},
+		{"an unknown group", dev, "root:nogroup", `unknown group "nogroup"; the image knows vscode, root, wheel, or give a number`},
+		{"wheel in a runtime", run, "app:wheel", `unknown group "wheel"; the image knows app, root, or give a number`},
+		{"digits and letters", dev, "1000abc:7x", `unknown user "1000abc"`},
+		{"a number and letters as group", dev, "1000:7x", `unknown group "7x"`},
+		{"a negative uid", dev, "-1", `unknown user "-1"`},
+		{"a signed uid", dev, "+5", `unknown user "+5"`},
+		{"a uid out of range", dev, "2147483648", `user 2147483648 is out of range; expected 0 to 2147483647`},
+		{"a huge gid", dev, "0:99999999999999999999999", `group 99999999999999999999999 is out of range`},
+		{"an empty user", dev, ":0", `unknown user ""`},
+		{"an empty group", dev, "root:", `unknown group ""`},
+		{"two colons", dev, "root:root:root", `unknown group "root:root"`},
+		{"a user with blanks", dev, " root", `unknown user " root"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			uid, gid, problem := chownIDs(tt.chown, tt.target)
+			if strings.Contains(tt.want, ":") && !strings.Contains(tt.want, " ") {
+				if problem != "" {
+					t.Fatal(problem)
+				}
+				if s := fmt.Sprintf("%d:%d", uid, gid); s != tt.want {
+					t.Errorf("owner = %s, want %s", s, tt.want)
+				}
+				return
+			}
+			if !strings.Contains(problem, tt.want) {
+				t.Errorf("problem:\n %s\nwant one containing:\n %s", problem, tt.want)
+			}
+		})
+	}
+}
+
+// Parse records the owner each copy resolves to, the image user's when chown is empty.
+func TestCopyOwner(t *testing.T) {
+	f, err := Parse("Laingfile", []byte("kind: runtime\nuser: {name: app, uid: 1001, gid: 1002}\ncopy:\n  - {src: a, dst: /a}\n  - {src: b, dst: /b, chown: root}\n  - {src: c, dst: /c, chown: \"5:app\"}\n"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, c := range f.Targets[0].Copy {
+		got = append(got, fmt.Sprintf("%s %d:%d", c.Chown, c.UID, c.GID))
+	}
+	if want := []string{" 1001:1002", "root 0:0", "5:app 5:1002"}; strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Errorf("owners %q, want %q", got, want)
+	}
+}

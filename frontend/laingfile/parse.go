@@ -629,21 +629,23 @@ func (c *checker) target(name string, nameRange Range, entries []*entry, rng Ran
 	}
 	applyDefaults(t, user)
 	for i := range t.Copy {
-		if t.Copy[i].Chown == "" {
+		cp := &t.Copy[i]
+		cp.UID, cp.GID = t.User.UID, t.User.GID
+		if cp.Chown == "" {
 			continue
 		}
-		if _, problem := chownIDs(t.Copy[i].Chown, t); problem != "" {
+		var problem string
+		if cp.UID, cp.GID, problem = chownIDs(cp.Chown, t); problem != "" {
 			c.errorf(chowns[i], "copy[%d].chown: %s", i, problem)
 		}
 	}
 	return t
 }
 
-// chownIDs resolves a copy's owner to "uid:gid": numbers stay, the image user's name is its uid
-// (and, as a group, its gid), root is 0, and wheel (devcontainers) is 10. Any other name is an
-// error: the image has no other accounts to look it up in. Parse keeps Copy.Chown as written
-// and only checks it here, so that the problem is located in the Laingfile.
-func chownIDs(s string, t *Target) (string, string) {
+// chownIDs resolves a copy's owner to a uid and gid: numbers stay, the image user's name is its
+// uid (and, as a group, its gid), root is 0, and wheel (devcontainers) is 10; a user alone gives
+// its own group. Any other name is a problem: the image has no other accounts to look it up in.
+func chownIDs(s string, t *Target) (uid, gid int, problem string) {
 	u := t.User
 	userPart, groupPart, hasGroup := strings.Cut(s, ":")
 	names := []string{u.Name, "root"}
@@ -664,20 +666,17 @@ func chownIDs(s string, t *Target) (string, string) {
 		}
 		return byName(name), ""
 	}
-	uid, problem := id(userPart, names, func(n string) int {
+	uid, problem = id(userPart, names, func(n string) int {
 		if n == "root" {
 			return 0
 		}
 		return u.UID
 	}, "user")
 	if problem != "" {
-		return "", problem
+		return 0, 0, problem
 	}
-	gid := uid
-	if !hasGroup && userPart == u.Name {
-		gid = u.GID
-	}
-	if hasGroup {
+	switch {
+	case hasGroup:
 		gid, problem = id(groupPart, groups, func(n string) int {
 			switch n {
 			case "root":
@@ -687,11 +686,12 @@ func chownIDs(s string, t *Target) (string, string) {
 			}
 			return u.GID
 		}, "group")
-		if problem != "" {
-			return "", problem
-		}
+	case userPart == u.Name:
+		gid = u.GID
+	default:
+		gid = uid
 	}
-	return strconv.Itoa(uid) + ":" + strconv.Itoa(gid), ""
+	return uid, gid, problem
 }
 
 // textList reads a list of strings that go into the image config as they are (cmd,

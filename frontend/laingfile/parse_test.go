@@ -434,7 +434,8 @@ func TestParseTargetKeys(t *testing.T) {
 		{"stopsignal number", "kind: runtime\nstopsignal: 9\n", with(runtimeDefaults(), func(t *Target) { t.StopSignal = "9" })},
 		{"stopsignal realtime", "kind: runtime\nstopsignal: rtmin+3\n", with(runtimeDefaults(), func(t *Target) { t.StopSignal = "SIGRTMIN+3" })},
 		{"copy", "kind: runtime\ncopy:\n  - {src: src/, dst: /app/src/}\n  - src: ./a/../b\n    dst: /b\n    chown: app:app\n  - {src: ., dst: /ctx, chown: \"1000\"}\n", with(runtimeDefaults(), func(t *Target) {
-			t.Copy = []Copy{{Src: "src/", Dst: "/app/src/"}, {Src: "./a/../b", Dst: "/b", Chown: "app:app"}, {Src: ".", Dst: "/ctx", Chown: "1000"}}
+			t.Copy = []Copy{{Src: "src/", Dst: "/app/src/", UID: 1000, GID: 1000}, {Src: "./a/../b", Dst: "/b", Chown: "app:app", UID: 1000, GID: 1000},
+				{Src: ".", Dst: "/ctx", Chown: "1000", UID: 1000, GID: 1000}}
 		})},
 		{"metadata", "kind: devcontainer\nmetadata:\n  remoteUser: vscode\n  customizations: {vscode: {extensions: [a.b]}}\n  n: 1\n  f: 1.5\n  z: null\n",
 			with(devcontainerDefaults(), func(t *Target) {
@@ -731,8 +732,8 @@ func TestCompleteExample(t *testing.T) {
 		Expose:     []Port{{Port: "8000/tcp"}, {Port: "9000/udp"}},
 		Volumes:    []string{"/srv/app/data"},
 		StopSignal: "SIGINT",
-		Copy: []Copy{{Src: "src/", Dst: "/srv/app/src/"},
-			{Src: "pyproject.toml", Dst: "/srv/app/pyproject.toml", Chown: "10001:10001"}},
+		Copy: []Copy{{Src: "src/", Dst: "/srv/app/src/", UID: 10001, GID: 10001},
+			{Src: "pyproject.toml", Dst: "/srv/app/pyproject.toml", Chown: "10001:10001", UID: 10001, GID: 10001}},
 		Config: map[string]any{"Healthcheck": map[string]any{
 			"Test": []any{"CMD", "python3", "-m", "app.health"}, "Interval": int64(30000000000)}},
 		MaxLayers: 50,

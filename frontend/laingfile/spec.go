@@ -186,9 +186,13 @@ type Port struct {
 type Copy struct {
 	Src string
 	Dst string
-	// Chown is "uid:gid" or a user name; empty means the image user.
+	// Chown is the owner as written: "user", "user:group", names of the image's accounts or
+	// numbers; empty means the image user.
 	Chown string
-	Range Range
+	// UID and GID are the owner Chown resolves to (the parser checks it against the image's
+	// accounts), the image user's when Chown is empty.
+	UID, GID int
+	Range    Range
 }
 
 // Options are the facts the parser needs from outside: which names are valid, and build args.
