@@ -19,7 +19,6 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"io"
 	"os"
 	"sort"
 	"strings"
@@ -27,11 +26,8 @@ import (
 
 	"github.com/containerd/platforms"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/empty"
-	"github.com/google/go-containerregistry/pkg/v1/mutate"
-	"github.com/google/go-containerregistry/pkg/v1/tarball"
-	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/laingville/laingfile/hack/internal/ociindex"
+	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
 // files is the repeated -file PLATFORM:PATH=SOURCE flag.
@@ -91,7 +87,7 @@ func run(ctx context.Context, bins files, push, ociDir, version, runcVersion, ca
 		if err != nil {
 			return err
 		}
-		img, err := image(plat.OS, plat.Architecture, plat.Variant, base, bins[p], version, runcVersion)
+		img, err := image(plat, base, bins[p], version, runcVersion)
 		if err != nil {
 			return fmt.Errorf("%s: %w", p, err)
 		}
@@ -192,13 +188,10 @@ func layer(entries []entry) (v1.Layer, error) {
 	if err := tw.Close(); err != nil {
 		return nil, err
 	}
-	data := buf.Bytes()
-	return tarball.LayerFromOpener(func() (io.ReadCloser, error) {
-		return io.NopCloser(bytes.NewReader(data)), nil
-	}, tarball.WithMediaType(types.OCILayer))
+	return ociindex.TarLayer(buf.Bytes())
 }
 
-func image(osName, arch, variant string, base v1.Layer, bins map[string]string, version, runcVersion string) (v1.Image, error) {
+func image(plat ocispecs.Platform, base v1.Layer, bins map[string]string, version, runcVersion string) (v1.Image, error) {
 	binLayer, err := binaryLayer(bins)
 	if err != nil {
 		return nil, err
@@ -208,31 +201,18 @@ func image(osName, arch, variant string, base v1.Layer, bins map[string]string, 
 		names = append(names, "/"+p)
 	}
 	sort.Strings(names)
-	img, err := mutate.Append(mutate.MediaType(empty.Image, types.OCIManifestSchema1),
-		mutate.Addendum{Layer: base, History: v1.History{Created: v1.Time{Time: epoch},
-			CreatedBy: "hack/buildkitimage: directories, /etc/passwd, /etc/group, CA certificates"}},
-		mutate.Addendum{Layer: binLayer, History: v1.History{Created: v1.Time{Time: epoch},
-			CreatedBy: "hack/buildkitimage: " + strings.Join(names, " ")}},
-	)
-	if err != nil {
-		return nil, err
-	}
-	img = mutate.ConfigMediaType(img, types.OCIConfigJSON)
-	cfg, err := img.ConfigFile()
-	if err != nil {
-		return nil, err
-	}
-	cfg = cfg.DeepCopy()
-	cfg.OS, cfg.Architecture, cfg.Variant = osName, arch, variant
-	cfg.Created = v1.Time{Time: epoch}
-	cfg.Config.Env = []string{pathEnv, "BUILDKIT_SETUP_CGROUPV2_ROOT=1"}
-	cfg.Config.Entrypoint = []string{"buildkitd"}
-	cfg.Config.Volumes = map[string]struct{}{"/var/lib/buildkit": {}}
-	cfg.Config.Labels = map[string]string{
-		"org.opencontainers.image.title":       "BuildKit",
-		"org.opencontainers.image.description": "moby/buildkit " + version + " assembled offline by laingfile's hack/buildkit-image.sh (runc " + runcVersion + " as buildkit-runc)",
-		"org.opencontainers.image.version":     version,
-		"org.opencontainers.image.source":      "https://github.com/moby/buildkit",
-	}
-	return mutate.ConfigFile(img, cfg)
+	return ociindex.NewImage(plat, epoch, []ociindex.Layer{
+		{Layer: base, CreatedBy: "hack/buildkitimage: directories, /etc/passwd, /etc/group, CA certificates"},
+		{Layer: binLayer, CreatedBy: "hack/buildkitimage: " + strings.Join(names, " ")},
+	}, func(c *v1.Config) {
+		c.Env = []string{pathEnv, "BUILDKIT_SETUP_CGROUPV2_ROOT=1"}
+		c.Entrypoint = []string{"buildkitd"}
+		c.Volumes = map[string]struct{}{"/var/lib/buildkit": {}}
+		c.Labels = map[string]string{
+			"org.opencontainers.image.title":       "BuildKit",
+			"org.opencontainers.image.description": "moby/buildkit " + version + " assembled offline by laingfile's hack/buildkit-image.sh (runc " + runcVersion + " as buildkit-runc)",
+			"org.opencontainers.image.version":     version,
+			"org.opencontainers.image.source":      "https://github.com/moby/buildkit",
+		}
+	})
 }

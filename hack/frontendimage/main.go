@@ -11,7 +11,6 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -20,11 +19,8 @@ import (
 
 	"github.com/containerd/platforms"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/empty"
-	"github.com/google/go-containerregistry/pkg/v1/mutate"
-	"github.com/google/go-containerregistry/pkg/v1/tarball"
-	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/laingville/laingfile/hack/internal/ociindex"
+	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
 // The labels BuildKit reads from a frontend image: the gateway capabilities the frontend uses,
@@ -75,7 +71,7 @@ func run(ctx context.Context, repo, push, ociDir string, platformList []string, 
 		if err := cmd.Run(); err != nil {
 			return fmt.Errorf("go build for %s: %w", p, err)
 		}
-		img, err := image(bin, plat.OS, plat.Architecture, plat.Variant, version)
+		img, err := image(bin, plat, version)
 		if err != nil {
 			return err
 		}
@@ -91,7 +87,7 @@ func run(ctx context.Context, repo, push, ociDir string, platformList []string, 
 
 // image is the binary at /bin/laingfile-frontend on scratch, with a fixed time and owner so
 // that the same source gives the same digest.
-func image(bin, osName, arch, variant, version string) (v1.Image, error) {
+func image(bin string, plat ocispecs.Platform, version string) (v1.Image, error) {
 	data, err := os.ReadFile(bin)
 	if err != nil {
 		return nil, err
@@ -113,33 +109,17 @@ func image(bin, osName, arch, variant, version string) (v1.Image, error) {
 	if err := tw.Close(); err != nil {
 		return nil, err
 	}
-	layer, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) {
-		return io.NopCloser(bytes.NewReader(buf.Bytes())), nil
-	}, tarball.WithMediaType(types.OCILayer))
+	layer, err := ociindex.TarLayer(buf.Bytes())
 	if err != nil {
 		return nil, err
 	}
-	img, err := mutate.Append(mutate.MediaType(empty.Image, types.OCIManifestSchema1), mutate.Addendum{
-		Layer:   layer,
-		History: v1.History{Created: v1.Time{Time: epoch}, CreatedBy: "laingfile-frontend " + version},
+	return ociindex.NewImage(plat, epoch, []ociindex.Layer{{Layer: layer, CreatedBy: "laingfile-frontend " + version}}, func(c *v1.Config) {
+		c.Entrypoint = []string{"/" + binaryPath}
+		c.Labels = map[string]string{
+			capsLabel:                          capsValue,
+			networkLabel:                       "true",
+			"org.opencontainers.image.title":   "Laingfile frontend",
+			"org.opencontainers.image.version": version,
+		}
 	})
-	if err != nil {
-		return nil, err
-	}
-	img = mutate.ConfigMediaType(img, types.OCIConfigJSON)
-	cfg, err := img.ConfigFile()
-	if err != nil {
-		return nil, err
-	}
-	cfg = cfg.DeepCopy()
-	cfg.OS, cfg.Architecture, cfg.Variant = osName, arch, variant
-	cfg.Created = v1.Time{Time: epoch}
-	cfg.Config.Entrypoint = []string{"/" + binaryPath}
-	cfg.Config.Labels = map[string]string{
-		capsLabel:                          capsValue,
-		networkLabel:                       "true",
-		"org.opencontainers.image.title":   "Laingfile frontend",
-		"org.opencontainers.image.version": version,
-	}
-	return mutate.ConfigFile(img, cfg)
 }

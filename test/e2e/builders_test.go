@@ -418,18 +418,7 @@ func checkPushedRuntime(t *testing.T, ref, want string) map[string]string {
 		img := images[platform]
 		assertBuiltFor(t, img, platform)
 		digests[platform] = imageDigest(t, img).String()
-		cfg, err := img.ConfigFile()
-		if err != nil {
-			t.Fatal(err)
-		}
-		command := append(slices.Clone(cfg.Config.Entrypoint), cfg.Config.Cmd...)
-		if len(command) == 0 {
-			t.Fatalf("%s: the image has no command", platform)
-		}
-		out := mustRunInImage(t, imageRun{Image: ref, Platform: platform, Script: shellJoin(command)})
-		if strings.TrimSpace(out) != want {
-			t.Errorf("%s: %v printed %q, want %q", platform, command, out, want)
-		}
+		checkImageCommand(t, ref, platform, img, want)
 	}
 	return digests
 }

@@ -348,21 +348,28 @@ func checkExampleRuntime(t *testing.T, e *buildxEnv, ex example) {
 		if platform == "linux/arm64" && !ex.runArm64 {
 			continue
 		}
-		cfg, err := img.ConfigFile()
-		if err != nil {
-			t.Fatal(err)
-		}
-		command := append(slices.Clone(cfg.Config.Entrypoint), cfg.Config.Cmd...)
-		if len(command) == 0 {
-			t.Fatalf("%s: the image has no command", platform)
-		}
-		out := mustRunInImage(t, imageRun{Image: ref, Platform: platform, Script: shellJoin(command)})
-		if strings.TrimSpace(out) != ex.output {
-			t.Errorf("%s: %v printed %q, want %q", platform, command, out, ex.output)
-		}
+		checkImageCommand(t, ref, platform, img, ex.output)
 	}
 	t.Logf("%s runtime: first build %s, cached %s; %s", ex.lang,
 		first.Duration.Round(100*time.Millisecond), cached.Duration.Round(100*time.Millisecond), strings.Join(sizes, ", "))
+}
+
+// checkImageCommand runs the platform's image of ref with its own command (entrypoint and
+// cmd) and checks that it prints want.
+func checkImageCommand(t *testing.T, ref, platform string, img v1.Image, want string) {
+	t.Helper()
+	cfg, err := img.ConfigFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	command := append(slices.Clone(cfg.Config.Entrypoint), cfg.Config.Cmd...)
+	if len(command) == 0 {
+		t.Fatalf("%s: the image has no command", platform)
+	}
+	out := mustRunInImage(t, imageRun{Image: ref, Platform: platform, Script: shellJoin(command)})
+	if strings.TrimSpace(out) != want {
+		t.Errorf("%s: %v printed %q, want %q", platform, command, out, want)
+	}
 }
 
 // bakeTarget is a target as `docker buildx bake --print` shows it.

@@ -1,13 +1,17 @@
-// Package ociindex publishes the multi-platform images that the hack/ tools assemble offline
-// (the frontend image, the BuildKit image): one OCI index of per-platform images, pushed to a
-// registry unless the registry already has it, and optionally written as an OCI layout.
+// Package ociindex assembles and publishes the multi-platform images that the hack/ tools make
+// offline (the frontend image, the BuildKit image): deterministic per-platform images, joined in
+// one OCI index, pushed to a registry unless the registry already has it, and optionally
+// written as an OCI layout.
 package ociindex
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -16,6 +20,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 )
@@ -24,6 +29,42 @@ import (
 type Image struct {
 	Platform ocispecs.Platform
 	Image    v1.Image
+}
+
+// Layer is a layer of an image with its history entry.
+type Layer struct {
+	Layer     v1.Layer
+	CreatedBy string
+}
+
+// TarLayer is an OCI layer of a tar stream held in memory.
+func TarLayer(data []byte) (v1.Layer, error) {
+	return tarball.LayerFromOpener(func() (io.ReadCloser, error) {
+		return io.NopCloser(bytes.NewReader(data)), nil
+	}, tarball.WithMediaType(types.OCILayer))
+}
+
+// NewImage is an OCI image of layers for platform, with created as its time and every history
+// entry's (so that the same layers give the same digest), its config set by configure.
+func NewImage(platform ocispecs.Platform, created time.Time, layers []Layer, configure func(*v1.Config)) (v1.Image, error) {
+	var adds []mutate.Addendum
+	for _, l := range layers {
+		adds = append(adds, mutate.Addendum{Layer: l.Layer, History: v1.History{Created: v1.Time{Time: created}, CreatedBy: l.CreatedBy}})
+	}
+	img, err := mutate.Append(mutate.MediaType(empty.Image, types.OCIManifestSchema1), adds...)
+	if err != nil {
+		return nil, err
+	}
+	img = mutate.ConfigMediaType(img, types.OCIConfigJSON)
+	cfg, err := img.ConfigFile()
+	if err != nil {
+		return nil, err
+	}
+	cfg = cfg.DeepCopy()
+	cfg.OS, cfg.Architecture, cfg.Variant = platform.OS, platform.Architecture, platform.Variant
+	cfg.Created = v1.Time{Time: created}
+	configure(&cfg.Config)
+	return mutate.ConfigFile(img, cfg)
 }
 
 // Publish joins images into an OCI index, pushes it to push (when set, and when the registry
