@@ -70,7 +70,7 @@ func (b *targetBuild) build(ctx context.Context, platform *ocispecs.Platform, _ 
 		if err != nil {
 			return nil, err
 		}
-		copies := lfllb.CopyLayers(b.target, *mainContext)
+		copies := lfllb.CopyLayers(b.target, *mainContext, layers)
 		for i := range copies {
 			copies[i].Constraints = append(copies[i].Constraints, location(b.source, b.target.Copy[i].Range))
 		}
@@ -121,10 +121,16 @@ func (b *targetBuild) nixStep(ctx context.Context, system string, buildPlatform 
 		return lfllb.NixStep{}, nixsets.Pin{}, err
 	}
 
+	tools, err := b.builderTools(ctx, builder, buildPlatform)
+	if err != nil {
+		return lfllb.NixStep{}, nixsets.Pin{}, err
+	}
+
 	pin := b.pin.Pin
 	step := lfllb.NixStep{
 		Builder:       builder,
 		BuilderID:     builderHead.String(),
+		Tools:         tools,
 		BuildPlatform: buildPlatform,
 		Request:       lfllb.NixRequest(b.file, b.target, system, pin),
 		Substituters:  b.file.Substituters,
@@ -148,31 +154,6 @@ func (b *targetBuild) nixStep(ctx context.Context, system string, buildPlatform 
 		step.Context = mainContext
 	}
 	return step, pin, nil
-}
-
-// builder is the Nix builder image at the build platform: the `nix-builder` named context when
-// given (docker-image://, oci-layout://, …), else the pinned default.
-func (b *targetBuild) builder(ctx context.Context, buildPlatform ocispecs.Platform) (llb.State, error) {
-	named, err := b.bc.NamedContext(ContextBuilder, dockerui.ContextOpt{
-		Platform:    &buildPlatform,
-		ResolveMode: b.bc.ImageResolveMode.String(),
-	})
-	if err != nil {
-		return llb.State{}, err
-	}
-	if named != nil {
-		st, _, err := named.Load(ctx)
-		if err != nil {
-			return llb.State{}, fmt.Errorf("loading the %q build context: %w", ContextBuilder, err)
-		}
-		return *st, nil
-	}
-	return llb.Image(nixsets.DefaultBuilderImage,
-		llb.Platform(buildPlatform),
-		llb.WithMetaResolver(b.client),
-		b.bc.ImageResolveMode,
-		llb.WithCustomName("nix builder "+nixsets.DefaultBuilderImage),
-	), nil
 }
 
 // realise solves the Nix build step and reads its reports back: problems with the requested

@@ -33,7 +33,9 @@ type NixStep struct {
 	Builder bkllb.State
 	// BuilderID identifies the builder (its reference and digest) in the /nix cache id, so
 	// that a different builder never sees another's store.
-	BuilderID     string
+	BuilderID string
+	// Tools are the builder's own store paths and profile, which the step runs from.
+	Tools         BuilderTools
 	BuildPlatform ocispecs.Platform
 	// Nixpkgs is the nixpkgs source tree; nil fetches the pin in Request.Nixpkgs.
 	Nixpkgs *bkllb.State
@@ -142,16 +144,22 @@ func (s NixStep) Name(target ocispecs.Platform) string {
 	return fmt.Sprintf("nix: realise %s (%s)", list, platforms.Format(target))
 }
 
-// CacheID is the id of the /nix cache mount: one store per builder and build platform.
+// CacheID is the id of the /nix cache mount: one store per builder and build platform. The
+// "v2" stores are the first whose builds ran as Nix's build users: a store that builds could
+// write as root is never reused.
 func (s NixStep) CacheID() string {
 	sum := sha256.Sum256([]byte(s.BuilderID))
-	return "laingfile-nix-" + hex.EncodeToString(sum[:8]) + "-" + strings.ReplaceAll(platforms.Format(s.BuildPlatform), "/", "-")
+	return "laingfile-nix-v2-" + hex.EncodeToString(sum[:8]) + "-" + strings.ReplaceAll(platforms.Format(s.BuildPlatform), "/", "-")
 }
 
 // State returns the step's output: the closure under /nix/store and the reports under
 // OutputDir. /nix is a cache mount seeded from the builder's own /nix (where its Nix lives),
-// so an edit to the Laingfile only fetches or builds what is new.
+// so an edit to the Laingfile only fetches or builds what is new. The builder's own store
+// paths are mounted read-only over it, and the step runs only those (see BuilderTools).
 func (s NixStep) State(target ocispecs.Platform) (bkllb.State, error) {
+	if s.Tools.Profile == "" {
+		return bkllb.State{}, fmt.Errorf("the Nix builder's tools are unknown")
+	}
 	reqJSON, err := json.MarshalIndent(s.Request, "", "  ")
 	if err != nil {
 		return bkllb.State{}, fmt.Errorf("encoding the Nix request: %w", err)
@@ -167,18 +175,23 @@ func (s NixStep) State(target ocispecs.Platform) (bkllb.State, error) {
 	input := bkllb.Scratch().File(inputs, bkllb.WithCustomName("nix: write the build request"))
 
 	opts := []bkllb.RunOption{
-		bkllb.Args([]string{"sh", stepInputDir + "/build.sh"}),
+		bkllb.Args([]string{s.Tools.BinDir() + "/sh", stepInputDir + "/build.sh"}),
 		bkllb.AddEnv("LAINGFILE_SYSTEM", s.Request.System),
-		bkllb.AddEnv("PATH", "/nix/var/nix/profiles/default/bin:/root/.nix-profile/bin:/usr/bin:/bin"),
+		bkllb.AddEnv("PATH", s.Tools.BinDir()),
 		bkllb.AddEnv("HOME", "/root"),
 		bkllb.AddEnv("USER", "root"),
 		bkllb.AddEnv("TMPDIR", "/tmp"),
 		bkllb.AddMount("/nix", s.builderStore(), bkllb.SourcePath("/nix"),
 			bkllb.AsPersistentCacheDir(s.CacheID(), bkllb.CacheMountShared)),
+	}
+	for _, p := range s.Tools.StorePaths {
+		opts = append(opts, bkllb.AddMount(p, s.builderTool(p), bkllb.SourcePath(p), bkllb.Readonly))
+	}
+	opts = append(opts,
 		bkllb.AddMount(stepInputDir, input, bkllb.Readonly),
 		bkllb.AddMount("/tmp", bkllb.Scratch(), bkllb.Tmpfs()),
 		bkllb.WithCustomName(s.Name(target)),
-	}
+	)
 	if s.Nixpkgs != nil {
 		opts = append(opts, bkllb.AddMount(stepNixpkgsDir, *s.Nixpkgs, bkllb.Readonly))
 	}
@@ -199,6 +212,15 @@ func (s NixStep) State(target ocispecs.Platform) (bkllb.State, error) {
 func (s NixStep) builderStore() bkllb.State {
 	return bkllb.Scratch().File(bkllb.Copy(s.Builder, "/nix", "/nix", &bkllb.CopyInfo{CopyDirContentsOnly: false}),
 		bkllb.WithCustomName("nix: the builder's store"))
+}
+
+// builderTool is one of the builder's store paths as a state of its own, for its read-only
+// mount. One state per mount: when the exec fails, BuildKit releases an input mounted more than
+// once twice (as with the rootfs, see builderStore), and the user sees that, not Nix's error.
+func (s NixStep) builderTool(storePath string) bkllb.State {
+	return bkllb.Scratch().File(bkllb.Copy(s.Builder, storePath, storePath, &bkllb.CopyInfo{CreateDestPath: true}),
+		bkllb.WithCustomName("nix: the builder's "+storePath),
+		bkllb.ProgressGroup("laingfile-builder-tools", "nix: the builder's own tools", false))
 }
 
 // substituterOptions pass the Laingfile's binary caches to build.sh: URLs and keys as

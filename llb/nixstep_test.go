@@ -135,6 +135,7 @@ kind: runtime
 	step := NixStep{
 		Builder:      bkllb.Image("example.com/nix"),
 		BuilderID:    "example.com/nix",
+		Tools:        testBuilderTools(t),
 		Request:      NixRequest(f, f.Targets[0], "x86_64-linux", nixsets.DefaultPin()),
 		Substituters: f.Substituters,
 	}
@@ -178,7 +179,7 @@ kind: runtime
 
 func TestNixStepRequestJSON(t *testing.T) {
 	f := parseTestFile(t, "kind: runtime\n")
-	step := NixStep{Builder: bkllb.Image("example.com/nix"), Request: NixRequest(f, f.Targets[0], "x86_64-linux", nixsets.DefaultPin())}
+	step := NixStep{Builder: bkllb.Image("example.com/nix"), Tools: testBuilderTools(t), Request: NixRequest(f, f.Targets[0], "x86_64-linux", nixsets.DefaultPin())}
 	st, err := step.State(ocispecs.Platform{OS: "linux", Architecture: "amd64"})
 	if err != nil {
 		t.Fatal(err)
@@ -198,5 +199,79 @@ func TestNixStepRequestJSON(t *testing.T) {
 	}
 	if req.Nixpkgs.URL != nixsets.DefaultPin().TarballURL() || req.Config["allowUnfree"] != false {
 		t.Errorf("request = %+v", req)
+	}
+}
+
+// testStorePath is a store path with a valid hash part.
+func testStorePath(name string) string { return "/nix/store/" + strings.Repeat("b", 32) + "-" + name }
+
+func testBuilderTools(t *testing.T) BuilderTools {
+	t.Helper()
+	tools, err := NewBuilderTools([]string{testStorePath("nix-2.28.3"), testStorePath("bash-5.2"), testStorePath("user-environment")}, testStorePath("user-environment"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tools
+}
+
+// The step runs only the builder image's own tools: PATH and the shell are the image's
+// profile, and each of the image's store paths is mounted read-only over the shared /nix.
+func TestNixStepRunsTheBuildersOwnTools(t *testing.T) {
+	f := parseTestFile(t, "kind: runtime\n")
+	tools := testBuilderTools(t)
+	exec := buildStepExec(t, NixStep{Builder: bkllb.Image("example.com/nix"), BuilderID: "example.com/nix", Tools: tools,
+		Request: NixRequest(f, f.Targets[0], "x86_64-linux", nixsets.DefaultPin())})
+
+	if want := testStorePath("user-environment") + "/bin/sh"; exec.Meta.Args[0] != want {
+		t.Errorf("args[0] = %q, want %q", exec.Meta.Args[0], want)
+	}
+	if !slices.Contains(exec.Meta.Env, "PATH="+testStorePath("user-environment")+"/bin") {
+		t.Errorf("env = %v, want PATH the builder's profile only", exec.Meta.Env)
+	}
+	readonly := map[string]bool{}
+	var cache *pb.Mount
+	for _, m := range exec.Mounts {
+		switch {
+		case m.Dest == "/nix":
+			cache = m
+		case strings.HasPrefix(m.Dest, "/nix/"):
+			if m.Selector != m.Dest || !m.Readonly || m.Input == 0 {
+				t.Errorf("mount %s: selector %q, readonly %v, input %d; want the path from the builder's store, read-only", m.Dest, m.Selector, m.Readonly, m.Input)
+			}
+			readonly[m.Dest] = true
+		}
+	}
+	if cache == nil || cache.MountType != pb.MountType_CACHE || !strings.HasPrefix(cache.CacheOpt.ID, "laingfile-nix-v2-") {
+		t.Errorf("/nix mount = %+v, want the v2 cache (stores whose builds ran as build users)", cache)
+	}
+	for _, p := range tools.StorePaths {
+		if !readonly[p] {
+			t.Errorf("builder store path %s is not mounted read-only", p)
+		}
+	}
+}
+
+func TestNewBuilderTools(t *testing.T) {
+	profile := testStorePath("user-environment")
+	tests := []struct {
+		name    string
+		paths   []string
+		profile string
+		wantErr string
+	}{
+		{"nixos/nix", []string{testStorePath("nix"), profile}, profile, ""},
+		{"empty store", nil, profile, "empty /nix/store"},
+		{"profile outside the store", []string{testStorePath("nix")}, profile, "is not one of its store paths"},
+		{"not a store path", []string{"/nix/store/x", profile}, profile, "not a store path"},
+		{"nested", []string{testStorePath("nix") + "/bin", profile}, profile, "not a store path"},
+		{"too many", slices.Repeat([]string{profile}, maxBuilderStorePaths+1), profile, "more than"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := NewBuilderTools(tc.paths, tc.profile)
+			if tc.wantErr == "" && err != nil || tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)) {
+				t.Errorf("err = %v, want %q", err, tc.wantErr)
+			}
+		})
 	}
 }

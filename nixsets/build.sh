@@ -10,10 +10,13 @@ set -eu
 out=/out/laingfile
 mkdir -p "$out" /out/nix/store
 
-# Settings that make any Nix image work as a single-user root Nix inside a build container.
-# The target system is added to extra-platforms so that a build Nix cannot substitute runs
-# under binfmt emulation.
-set -- --option sandbox false --option build-users-group "" \
+# Nix runs as root inside a build container, without its sandbox (which needs privileges a
+# build container does not have). Derivations build as Nix's build users (nixbld1..32 in
+# every nixos/nix image), never as root: the /nix cache mount is shared by every project on
+# this builder, and a build user can write only its own outputs, not the store, the database
+# or the profiles. The target system is added to extra-platforms so that a build Nix cannot
+# substitute runs under binfmt emulation.
+set -- --option sandbox false --option build-users-group nixbld \
 	--option extra-platforms "$LAINGFILE_SYSTEM"
 # The Laingfile's binary caches (`substituters:`) come on top of the builder's own. A private
 # cache's token arrives as a secret file (LAINGFILE_NETRC lists host,login,file) and goes into
@@ -104,8 +107,23 @@ while IFS= read -r line; do
 	esac
 done </tmp/plan
 echo "nix: realising: $substituted paths to substitute, $built to build"
-# shellcheck disable=SC2086
-nix-store "$@" --realise $drvs >/dev/null
+# Nix filters its builders' system calls (no setuid files, …). Where Nix itself runs under
+# QEMU user emulation (a builder node of another architecture) the kernel refuses the filter;
+# only then the builds run without it.
+realise() {
+	# shellcheck disable=SC2086
+	{
+		status=0
+		nix-store "$@" --realise $drvs 2>&1 >/dev/null || status=$?
+		echo "$status" >/tmp/realise-status
+	} | tee /tmp/realise-log >&2
+	[ "$(cat /tmp/realise-status)" = 0 ]
+}
+if ! realise "$@"; then
+	grep -q "unable to load seccomp BPF program" /tmp/realise-log || exit 1
+	echo "nix: Nix runs emulated here and cannot filter its builders' system calls; building without the filter"
+	realise "$@" --option filter-syscalls false
+fi
 echo "nix: substituted $substituted paths, built $built"
 
 profile=$(fromReport 'report.profile')
@@ -130,8 +148,26 @@ fi
 mkdir -p "$out/nixdb"
 cp "$db/db.sqlite" "$db/schema" "$out/nixdb/"
 rm -rf /tmp/nixdb
-echo "nix: copying $(wc -l <"$out/paths") store paths"
+# Every store path must be what Nix registered before it becomes a layer: its contents
+# (the NAR hash), and the metadata a NAR does not record (Nix leaves every store file owned by
+# root and without setuid, setgid, sticky or write bits).
+count=$(wc -l <"$out/paths")
+echo "nix: verifying $count store paths against their registered NAR hashes"
+# shellcheck disable=SC2046
+if ! nix-store --verify-path $(cat "$out/paths"); then
+	echo "nix: store paths on this builder differ from what Nix registered (above); remove the builder's /nix cache: docker buildx prune --filter type=exec.cachemount" >&2
+	exit 1
+fi
+echo "nix: copying $count store paths"
 while read -r p; do
 	cp -a "$p" /out/nix/store/
 done <"$out/paths"
 rm "$out/paths"
+find /out/nix/store -mindepth 1 ! -type l \( ! -user 0 -o -perm -4000 -o -perm -2000 -o -perm -1000 \
+	-o -perm -0200 -o -perm -0020 -o -perm -0002 \) >/tmp/noncanonical
+if [ -s /tmp/noncanonical ]; then
+	echo "nix: store files on this builder have an owner or mode bits Nix never gives them (setuid, setgid, sticky, writable):" >&2
+	head -n 20 /tmp/noncanonical | while IFS= read -r f; do echo "  ${f#/out}" >&2; done
+	echo "nix: remove the builder's /nix cache: docker buildx prune --filter type=exec.cachemount" >&2
+	exit 1
+fi

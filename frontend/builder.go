@@ -1,0 +1,102 @@
+package frontend
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path"
+	"strings"
+
+	"github.com/moby/buildkit/client/llb"
+	"github.com/moby/buildkit/frontend/dockerui"
+	gwclient "github.com/moby/buildkit/frontend/gateway/client"
+	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/laingville/laingfile/internal/nar"
+	lfllb "github.com/laingville/laingfile/llb"
+	"github.com/laingville/laingfile/nixsets"
+)
+
+// builder is the Nix builder image at the build platform: the `nix-builder` named context when
+// given (docker-image://, oci-layout://, …), else the pinned default.
+func (b *targetBuild) builder(ctx context.Context, buildPlatform ocispecs.Platform) (llb.State, error) {
+	named, err := b.bc.NamedContext(ContextBuilder, dockerui.ContextOpt{
+		Platform:    &buildPlatform,
+		ResolveMode: b.bc.ImageResolveMode.String(),
+	})
+	if err != nil {
+		return llb.State{}, err
+	}
+	if named != nil {
+		st, _, err := named.Load(ctx)
+		if err != nil {
+			return llb.State{}, fmt.Errorf("loading the %q build context: %w", ContextBuilder, err)
+		}
+		return *st, nil
+	}
+	return llb.Image(nixsets.DefaultBuilderImage,
+		llb.Platform(buildPlatform),
+		llb.WithMetaResolver(b.client),
+		b.bc.ImageResolveMode,
+		llb.WithCustomName("nix builder "+nixsets.DefaultBuilderImage),
+	), nil
+}
+
+// builderProfileLink is the builder image's default profile, a chain of links into its store.
+const builderProfileLink = "/nix/var/nix/profiles/default"
+
+// builderTools reads the builder image's store paths and resolves its default profile, so
+// that the Nix step runs the image's own tools and never the ones in the shared /nix cache.
+func (b *targetBuild) builderTools(ctx context.Context, builder llb.State, buildPlatform ocispecs.Platform) (lfllb.BuilderTools, error) {
+	ref, err := b.solve(ctx, builder, llb.Platform(buildPlatform))
+	if err != nil {
+		return lfllb.BuilderTools{}, fmt.Errorf("reading the Nix builder image: %w", err)
+	}
+	entries, err := ref.ReadDir(ctx, gwclient.ReadDirRequest{Path: nar.StoreDir})
+	if err != nil {
+		return lfllb.BuilderTools{}, fmt.Errorf("the Nix builder image has no %s: %w", nar.StoreDir, err)
+	}
+	var storePaths []string
+	for _, e := range entries {
+		if !strings.HasPrefix(e.Path, ".") { // Nix's own .links, never run
+			storePaths = append(storePaths, path.Join(nar.StoreDir, e.Path))
+		}
+	}
+	profile, err := resolveStoreLink(ctx, ref, builderProfileLink)
+	if err != nil {
+		return lfllb.BuilderTools{}, err
+	}
+	return lfllb.NewBuilderTools(storePaths, profile)
+}
+
+// resolveStoreLink follows a chain of symbolic links in an image to the store path it ends at.
+func resolveStoreLink(ctx context.Context, ref gwclient.Reference, link string) (string, error) {
+	p := link
+	for range 16 {
+		if strings.HasPrefix(p, nar.StoreDir+"/") {
+			return path.Join(nar.StoreDir, strings.SplitN(strings.TrimPrefix(p, nar.StoreDir+"/"), "/", 2)[0]), nil
+		}
+		// StatFile follows links; a directory listing shows them.
+		entries, err := ref.ReadDir(ctx, gwclient.ReadDirRequest{Path: path.Dir(p), IncludePattern: path.Base(p)})
+		if err != nil || len(entries) != 1 || entries[0].Path != path.Base(p) {
+			return "", fmt.Errorf("the Nix builder image has no %s (%s)", p, errOrNone(err))
+		}
+		st := entries[0]
+		if os.FileMode(st.Mode)&os.ModeSymlink == 0 {
+			return "", fmt.Errorf("the Nix builder image's %s is not a link into %s", link, nar.StoreDir)
+		}
+		target := st.Linkname
+		if !path.IsAbs(target) {
+			target = path.Join(path.Dir(p), target)
+		}
+		p = path.Clean(target)
+	}
+	return "", fmt.Errorf("the Nix builder image's %s is a chain of more than 16 links", link)
+}
+
+func errOrNone(err error) string {
+	if err == nil {
+		return "not found"
+	}
+	return err.Error()
+}
