@@ -47,6 +47,10 @@ type buildNeeds struct {
 	Platforms int
 	// CacheImports: --cache-from, passed with each solve.
 	CacheImports bool
+	// CopyModeStrings: a `copy:` entry whose mode goes to BuildKit as a string (llb.CopyLayers):
+	// every entry but those with an octal chmod, since the default, which drops the setuid,
+	// setgid and write-for-others bits, is symbolic.
+	CopyModeStrings bool
 }
 
 func needsOf(f *laingfile.File, platforms int, cacheImports int) buildNeeds {
@@ -54,6 +58,14 @@ func needsOf(f *laingfile.File, platforms int, cacheImports int) buildNeeds {
 	for _, s := range f.Substituters {
 		if s.Secret != "" {
 			n.Secrets = true
+		}
+	}
+	// Every target's: the check comes before the target is chosen.
+	for _, t := range f.Targets {
+		for _, c := range t.Copy {
+			if _, octal := c.OctalMode(); !octal {
+				n.CopyModeStrings = true
+			}
 		}
 	}
 	return n
@@ -66,6 +78,10 @@ type capability struct {
 	what    string // what the frontend does with it, for the user
 	// when tells whether a build needs it; nil for every build.
 	when func(buildNeeds) bool
+	// unreported: BuildKit defines the capability and has what it names, but does not register
+	// it (pb.Caps), so no builder reports it. A builder has it when it reports a capability of
+	// the release that brought it or a later one (see buildkitRange).
+	unreported bool
 }
 
 // requiredCaps are the capabilities the frontend's requests and LLB need, by the code that uses
@@ -108,6 +124,12 @@ var requiredCaps = []capability{
 		when: func(n buildNeeds) bool { return n.Secrets }},
 	// The layers (llb/layers.go, llb/custom.go).
 	{id: pb.CapFileBase, what: "file operations (copy, mkdir, mkfile with owners and times)"},
+	// A `copy:` entry's mode as a string: BuildKit v0.17 reads it (FileActionCopy.modeStr) but
+	// never registered file.copy.modestring; a builder before v0.17 ignores the string and
+	// makes the copied files mode 0000. file.symlink.create (v0.19), which every build needs,
+	// implies it today.
+	{id: pb.CapFileCopyModeStringFormat, unreported: true, what: "symbolic modes of copied files (dropping setuid, setgid and write for others)",
+		when: func(n buildNeeds) bool { return n.CopyModeStrings }},
 	{id: pb.CapFileSymlinkCreate, what: "creating symbolic links in file operations (the profile links, /usr/bin/env, the CA bundle)"},
 }
 
@@ -186,6 +208,7 @@ var dockerEngines = []struct {
 func (b builderCaps) check(n buildNeeds) error {
 	need := 0
 	var missing []string
+	newest, _ := b.buildkitRange()
 	for _, c := range requiredCaps {
 		if c.when != nil && !c.when(n) {
 			continue
@@ -196,7 +219,13 @@ func (b builderCaps) check(n buildNeeds) error {
 		if c.gateway {
 			set = b.gateway
 		}
-		err := set.Supports(c.id)
+		var err error
+		switch {
+		case c.unreported && newest < since:
+			err = &apicaps.CapError{ID: c.id}
+		case !c.unreported:
+			err = set.Supports(c.id)
+		}
 		if err == nil {
 			continue
 		}

@@ -2,6 +2,7 @@ package frontend
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -100,7 +101,7 @@ func release(n int, product string) builderCaps {
 	}
 }
 
-var allNeeds = buildNeeds{Secrets: true, Platforms: 2, CacheImports: true}
+var allNeeds = buildNeeds{Secrets: true, Platforms: 2, CacheImports: true, CopyModeStrings: true}
 
 func TestCheckBuilder(t *testing.T) {
 	tests := []struct {
@@ -133,6 +134,10 @@ func TestCheckBuilder(t *testing.T) {
 			caps: withoutCap(capability{id: pb.CapFileSymlinkCreate}, true, "off here"),
 			want: []string{"it lacks: creating symbolic links in file operations (the profile links, /usr/bin/env, the CA bundle) (file.symlink.create, disabled on this builder: off here)",
 				"this builder (buildkit): BuildKit v0.31 or later"}},
+		{name: "copies on BuildKit v0.17: mode strings, no symlinks", caps: release(17, ""), needs: buildNeeds{CopyModeStrings: true},
+			want: []string{"it lacks: creating symbolic links in file operations (the profile links, /usr/bin/env, the CA bundle) (file.symlink.create, BuildKit v0.19)\n"}},
+		{name: "copies on BuildKit v0.16: no mode strings", caps: release(16, "buildkit"), needs: buildNeeds{CopyModeStrings: true},
+			want: []string{"it lacks: symbolic modes of copied files (dropping setuid, setgid and write for others) (file.copy.modestring, BuildKit v0.17); creating symbolic links"}},
 		{name: "Docker Engine 27.5 (BuildKit v0.18)", caps: release(18, ""),
 			want: []string{"needs BuildKit v0.19 or later (Docker Engine 28.0 or later)",
 				"this builder: BuildKit v0.17 to v0.18, the BuildKit of Docker Engine 27.4 or 27.5 (",
@@ -144,15 +149,20 @@ func TestCheckBuilder(t *testing.T) {
 		{name: "version unknown", caps: builderCaps{gateway: gwpb.Caps.CapSet(nil), llb: pb.Caps.CapSet(nil)},
 			want: []string{"its BuildKit version is unknown", "file.base", "solve.base"}},
 	}
-	// Each required capability missing: the message names it, in words and by id.
+	// Each required capability missing: the message names it, in words and by id. A builder
+	// lacks one that no builder reports when it is of an earlier release.
 	for _, c := range requiredCaps {
+		caps, want := withoutCap(c, false, ""), "it lacks: "+c.what+" ("+string(c.id)+", BuildKit v0."
+		if c.unreported {
+			caps, want = release(c.since()-1, ""), c.what+" ("+string(c.id)+fmt.Sprintf(", BuildKit v0.%d)", c.since())
+		}
 		tests = append(tests, struct {
 			name  string
 			caps  builderCaps
 			needs buildNeeds
 			want  []string
-		}{name: "missing " + string(c.id), caps: withoutCap(c, false, ""), needs: allNeeds,
-			want: []string{"it lacks: " + c.what + " (" + string(c.id) + ", BuildKit v0.", "needs BuildKit v0.19 or later"}})
+		}{name: "missing " + string(c.id), caps: caps, needs: allNeeds,
+			want: []string{want, "needs BuildKit v0.19 or later"}})
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -192,9 +202,13 @@ func TestCheckBuilderEngine2010(t *testing.T) {
 	if err == nil || err.Error() != want {
 		t.Errorf("error:\n%v\nwant:\n%s", err, want)
 	}
-	// Secrets and several platforms need nothing v0.8 lacks.
-	if err2 := b.check(allNeeds); err2 == nil || err2.Error() != want {
-		t.Errorf("with every need:\n%v\nwant:\n%s", err2, want)
+	// Secrets and several platforms need nothing v0.8 lacks; copies need mode strings.
+	if err2 := b.check(buildNeeds{Secrets: true, Platforms: 2, CacheImports: true}); err2 == nil || err2.Error() != want {
+		t.Errorf("with every need but copies:\n%v\nwant:\n%s", err2, want)
+	}
+	wantCopies := strings.Replace(want, "it lacks: ", "it lacks: symbolic modes of copied files (dropping setuid, setgid and write for others) (file.copy.modestring, BuildKit v0.17); ", 1)
+	if err3 := b.check(allNeeds); err3 == nil || err3.Error() != wantCopies {
+		t.Errorf("with every need:\n%v\nwant:\n%s", err3, wantCopies)
 	}
 }
 
@@ -279,9 +293,15 @@ targets:
 			llb.FollowPaths([]string{"Laingfile"}), llb.SharedKeyHint(name))
 	}
 	mainContext, nixpkgs := local("context"), local("nixpkgs")
+	profile := "/nix/store/" + strings.Repeat("b", 32) + "-user-environment"
+	tools, err := lfllb.NewBuilderTools([]string{profile}, profile)
+	if err != nil {
+		t.Fatal(err)
+	}
 	step := lfllb.NixStep{
 		Builder:       llb.Image(nixsets.DefaultBuilderImage, llb.Platform(platform), llb.ResolveModeDefault),
 		BuilderID:     "builder",
+		Tools:         tools,
 		BuildPlatform: platform,
 		Nixpkgs:       &nixpkgs,
 		Context:       &mainContext,
@@ -307,7 +327,7 @@ targets:
 		t.Fatal(err)
 	}
 	layers := append(lfllb.StoreLayers(nixOut, plan), lfllb.Customisation(target, facts, nixOut))
-	layers = append(layers, lfllb.CopyLayers(target, mainContext)...)
+	layers = append(layers, lfllb.CopyLayers(target, mainContext, layers)...)
 
 	required := map[apicaps.CapID]bool{pb.CapMergeOp: true}
 	for _, c := range requiredCaps {
@@ -333,7 +353,12 @@ targets:
 			}
 			for _, a := range op.GetFile().GetActions() {
 				switch a.Action.(type) {
-				case *pb.FileAction_Copy, *pb.FileAction_Mkfile, *pb.FileAction_Mkdir:
+				case *pb.FileAction_Copy:
+					seen[pb.CapFileBase] = true
+					if a.GetCopy().ModeStr != "" { // BuildKit does not record it
+						seen[pb.CapFileCopyModeStringFormat] = true
+					}
+				case *pb.FileAction_Mkfile, *pb.FileAction_Mkdir:
 					seen[pb.CapFileBase] = true
 				case *pb.FileAction_Symlink:
 					seen[pb.CapFileSymlinkCreate] = true
@@ -348,9 +373,67 @@ targets:
 			t.Errorf("the LLB needs %s, which requiredCaps lacks", id)
 		}
 	}
-	for _, id := range []apicaps.CapID{pb.CapFileSymlinkCreate, pb.CapExecMountSecret, pb.CapExecMountCacheSharing, pb.CapMergeOp} {
+	for _, id := range []apicaps.CapID{pb.CapFileSymlinkCreate, pb.CapFileCopyModeStringFormat, pb.CapExecMountSecret, pb.CapExecMountCacheSharing, pb.CapMergeOp} {
 		if !seen[id] {
 			t.Errorf("the test LLB does not use %s: it no longer covers what it should", id)
 		}
+	}
+}
+
+// A build whose copies set a mode string (every copy without an octal chmod, in any target:
+// the builder is checked before the target is chosen) needs BuildKit v0.17, which no builder
+// reports but every builder of v0.17 or later has.
+func TestCopyModeStrings(t *testing.T) {
+	opts := laingfile.Options{KnownSets: nixsets.Names(), KnownOverlays: nixsets.OverlayNames()}
+	tests := []struct {
+		name, src string
+		want      bool
+	}{
+		{"no copies", "kind: runtime\n", false},
+		{"a copy: the default mode is symbolic", "kind: runtime\ncopy: [{src: a, dst: /a}]\n", true},
+		{"octal chmods only", "kind: runtime\ncopy: [{src: a, dst: /a, chmod: 0755}, {src: b, dst: /b, chmod: \"4755\"}]\n", false},
+		{"a symbolic chmod", "kind: runtime\ncopy: [{src: a, dst: /a, chmod: 0755}, {src: b, dst: /b, chmod: \"u+x\"}]\n", true},
+		{"a copy in another target", "targets:\n  a: {kind: runtime}\n  b: {kind: runtime, copy: [{src: a, dst: /a}]}\n", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f, err := laingfile.Parse("Laingfile", []byte(tt.src), opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := needsOf(f, 1, 0).CopyModeStrings; got != tt.want {
+				t.Errorf("CopyModeStrings = %v, want %v", got, tt.want)
+			}
+		})
+	}
+
+	// Judged by release: every BuildKit from v0.17 has it, none before.
+	lacks := func(b builderCaps) bool {
+		err := b.check(buildNeeds{CopyModeStrings: true})
+		return err != nil && strings.Contains(err.Error(), string(pb.CapFileCopyModeStringFormat))
+	}
+	for n := 3; n <= 32; n++ {
+		if got := lacks(release(n, "")); got != (n < 17) {
+			t.Errorf("BuildKit v0.%d: lacks file.copy.modestring = %v", n, got)
+		}
+	}
+	if lacks(fullCaps()) {
+		t.Error("a builder with every capability lacks file.copy.modestring")
+	}
+	// Without copies that need it, it is not asked for.
+	if err := release(16, "").check(buildNeeds{}); err == nil || strings.Contains(err.Error(), string(pb.CapFileCopyModeStringFormat)) {
+		t.Errorf("BuildKit v0.16 without copies: %v", err)
+	}
+	// The floor implies it: every build needs file.symlink.create, of a later release.
+	for _, c := range requiredCaps {
+		if c.id == pb.CapFileSymlinkCreate && (c.when != nil || c.since() < capSince.llb[pb.CapFileCopyModeStringFormat]) {
+			t.Errorf("file.symlink.create no longer implies file.copy.modestring: check the builders mode strings reach")
+		}
+	}
+	// No builder reports it (BuildKit defines it but does not register it): if a BuildKit
+	// upgrade registers it, builders before that still do not report it, so keep judging by
+	// release, and revisit the comment in requiredCaps.
+	if all := pb.Caps.CapSet(pb.Caps.All()); all.Supports(pb.CapFileCopyModeStringFormat) == nil {
+		t.Log("this BuildKit registers file.copy.modestring; builders before it do not report it")
 	}
 }

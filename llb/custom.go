@@ -2,6 +2,7 @@ package llb
 
 import (
 	"fmt"
+	"maps"
 	"os"
 	"path"
 	"slices"
@@ -82,9 +83,9 @@ func Customisation(t *laingfile.Target, f Facts, nixOut bkllb.State) Layer {
 	}
 	devcontainer := t.Kind == laingfile.KindDevcontainer
 	isRoot := u.UID == 0
-	owner := bkllb.WithUIDGID(u.UID, u.GID)
+	owner := owned(u.UID, u.GID)
 	at := bkllb.WithCreatedTime(LayerTime())
-	root := bkllb.WithUIDGID(0, 0)
+	root := owned(0, 0)
 
 	b := &fileActions{}
 	if devcontainer && f.NixDB.SQLite != nil {
@@ -95,9 +96,7 @@ func Customisation(t *laingfile.Target, f Facts, nixOut bkllb.State) Layer {
 	b.mkdir("/root", 0o700, root, at)
 	b.mkdir("/usr/bin", 0o755, root, at)
 	b.mkdir(profileDir, 0o755, root, at)
-	// Mkdir cannot set the sticky bit; a copy with an explicit mode can.
-	b.copy(bkllb.Scratch().File(bkllb.Mkdir("/tmp", 0o777, at)), "/tmp", "/tmp",
-		&bkllb.CopyInfo{Mode: &bkllb.ChmodOpt{Mode: 0o1777}, ChownOpt: rootOwner(), CreatedTime: ptr(LayerTime())})
+	b.dir("/tmp", Dir{Mode: 0o1777})
 
 	// Real files, not links into the store: the Dev Containers CLI rewrites them (sed -i) to
 	// match the host user's uid.
@@ -150,6 +149,7 @@ func Customisation(t *laingfile.Target, f Facts, nixOut bkllb.State) Layer {
 		Name:      name,
 		CreatedBy: fmt.Sprintf("laingfile: %s customisation (user %s %d:%d)", t.Kind, u.Name, u.UID, u.GID),
 		Action:    stamped(bkllb.Scratch().File(b.action, bkllb.WithCustomName(name+": write files"))),
+		Dirs:      b.dirs,
 	}
 }
 
@@ -169,9 +169,9 @@ const userNixConf = "experimental-features = nix-command flakes\naccept-flake-co
 // devcontainerFiles writes what a devcontainer adds: os-release, Nix (configuration, database,
 // a store and state the user owns, the user's profile), direnv, shell start-up files and sudo.
 func devcontainerFiles(b *fileActions, u laingfile.User, f Facts, nixOut bkllb.State) {
-	owner := bkllb.WithUIDGID(u.UID, u.GID)
+	owner := owned(u.UID, u.GID)
 	at := bkllb.WithCreatedTime(LayerTime())
-	root := bkllb.WithUIDGID(0, 0)
+	root := owned(0, 0)
 
 	b.mkfile("/etc/os-release", 0o644, "ID=nixos\nNAME=\"NixOS\"\nPRETTY_NAME=\"NixOS (Laingfile devcontainer)\"\n", root, at)
 	b.mkdir("/etc/nix", 0o755, root, at)
@@ -247,7 +247,7 @@ type pamService struct{ name, config string }
 // root's (their layers are shared with other images), which Nix does not mind, and so does
 // the image's default profile.
 func nixStore(b *fileActions, u laingfile.User, f Facts) {
-	owner := bkllb.WithUIDGID(u.UID, u.GID)
+	owner := owned(u.UID, u.GID)
 	at := bkllb.WithCreatedTime(LayerTime())
 	for _, dir := range []string{
 		"/nix", "/nix/store", "/nix/var", nixStateDir, nixStateDir + "/db", nixStateDir + "/temproots",
@@ -289,34 +289,133 @@ const profile = `# Login shells that are not bash (bash reads ~/.bash_profile).
 case $- in *i*) [ -f ~/.bashrc ] && . ~/.bashrc ;; esac
 `
 
+// copySanitiseMode is the mode every `copy:` entry without a `chmod:` gets, in chmod's symbolic
+// form: the files keep their mode from the build context less the setuid, setgid and
+// write-for-others bits, so that a runtime or devcontainer image holds such files only when the
+// Laingfile asks for them. BuildKit applies it to every file and directory copied (not to
+// symbolic links, whose mode Linux ignores); the directories it creates for the destination are
+// 0755.
+const copySanitiseMode = "u-s,g-s,o-w"
+
 // CopyLayers makes one layer per `copy:` entry, with fixed times so that an unchanged source
-// gives the same layer, owned by the uid and gid the parser resolved for it.
-func CopyLayers(t *laingfile.Target, context bkllb.State) []Layer {
+// gives the same layer, owned by the uid and gid the parser resolved for it. The mode is the
+// entry's chmod as given (octal as a number, symbolic as a string), else copySanitiseMode. A
+// symbolic mode needs BuildKit v0.17 (file.copy.modestring, see frontend/caps.go); an older
+// builder ignores it and makes the files mode 0000.
+//
+// Each copy layer is made on scratch and merged above the others, where its directories
+// replace theirs: the directories above dst are made first as the layers below make them, else
+// root's with mode 0755, so that a copy to /etc/app/ or $HOME/src/ changes neither /etc's nor
+// the home directory's owner or mode. dst itself is the copy's, like what is copied into it.
+func CopyLayers(t *laingfile.Target, context bkllb.State, below []Layer) []Layer {
+	made := map[string]Dir{}
+	for _, l := range below {
+		maps.Copy(made, l.Dirs)
+	}
 	var layers []Layer
 	for _, c := range t.Copy {
+		b := &fileActions{}
+		dst := path.Clean(c.Dst)
+		for _, p := range parentDirs(dst) {
+			d, ok := made[p]
+			if !ok {
+				d = Dir{Mode: 0o755}
+			}
+			b.dir(p, d)
+		}
 		src := path.Clean("/" + c.Src)
-		action := bkllb.Copy(context, src, c.Dst, &bkllb.CopyInfo{
+		mode := &bkllb.ChmodOpt{ModeStr: copySanitiseMode}
+		if m, ok := c.OctalMode(); ok {
+			mode = &bkllb.ChmodOpt{Mode: os.FileMode(m)} // chmod(2) bits: BuildKit reads 04000 as setuid
+		} else if c.Chmod != "" {
+			mode = &bkllb.ChmodOpt{ModeStr: c.Chmod}
+		}
+		b.copy(context, src, c.Dst, &bkllb.CopyInfo{
+			Mode:                mode,
 			CreateDestPath:      true,
 			CopyDirContentsOnly: strings.HasSuffix(c.Src, "/"),
 			AllowWildcard:       true,
-			ChownOpt:            &bkllb.ChownOpt{User: &bkllb.UserOpt{UID: c.UID}, Group: &bkllb.UserOpt{UID: c.GID}},
+			ChownOpt:            ptr(owned(c.UID, c.GID)),
 			CreatedTime:         ptr(LayerTime()),
 		})
+		// An explicit mode shows in the image's history, as Dockerfile's COPY --chmod does.
+		chmod := ""
+		if c.Chmod != "" {
+			chmod = "--chmod=" + c.Chmod + " "
+		}
 		layers = append(layers, Layer{
-			Name:      fmt.Sprintf("copy %s → %s", c.Src, c.Dst),
-			CreatedBy: fmt.Sprintf("laingfile: copy %s %s", c.Src, c.Dst),
-			Action:    action,
+			Name:      fmt.Sprintf("copy %s%s → %s", chmod, c.Src, c.Dst),
+			CreatedBy: fmt.Sprintf("laingfile: copy %s%s %s", chmod, c.Src, c.Dst),
+			Action:    b.action,
 		})
 	}
 	return layers
 }
 
-// fileActions chains file actions into one FileOp, hence one layer.
-type fileActions struct {
-	action *bkllb.FileAction
+// parentDirs are the directories above p, from the top ("/" excluded).
+func parentDirs(p string) []string {
+	var dirs []string
+	for d := path.Dir(p); d != "/" && d != "."; d = path.Dir(d) {
+		dirs = append([]string{d}, dirs...)
+	}
+	return dirs
 }
 
-func (b *fileActions) mkdir(p string, mode os.FileMode, owner bkllb.ChownOption, at bkllb.CreatedTime) {
+// Dir is a directory a layer makes: its mode (with the sticky bit, as for /tmp) and owner.
+type Dir struct {
+	Mode     os.FileMode
+	UID, GID int
+}
+
+// fileActions chains file actions into one FileOp, hence one layer, and records the
+// directories it makes.
+type fileActions struct {
+	action *bkllb.FileAction
+	dirs   map[string]Dir
+}
+
+// dir makes one directory, its parent existing. Mkdir cannot set the sticky bit; a copy of an
+// empty directory with an explicit mode can.
+func (b *fileActions) dir(p string, d Dir) {
+	at := ptr(LayerTime())
+	b.copy(bkllb.Scratch().File(bkllb.Mkdir(p, 0o755, bkllb.WithParents(true), bkllb.WithCreatedTime(LayerTime()))), p, p,
+		&bkllb.CopyInfo{Mode: &bkllb.ChmodOpt{Mode: d.Mode}, ChownOpt: ptr(owned(d.UID, d.GID)), CreatedTime: at})
+	b.record(p, d)
+}
+
+// record notes a directory the layer makes; the first record of a path wins, as Mkdir keeps a
+// directory that exists.
+func (b *fileActions) record(p string, d Dir) {
+	if b.dirs == nil {
+		b.dirs = map[string]Dir{}
+	}
+	if _, ok := b.dirs[p]; !ok {
+		b.dirs[p] = d
+	}
+}
+
+// owned is a file's owner for the file actions.
+func owned(uid, gid int) bkllb.ChownOpt {
+	return bkllb.ChownOpt{User: &bkllb.UserOpt{UID: uid}, Group: &bkllb.UserOpt{UID: gid}}
+}
+
+// mkdir makes p and its missing parents. A missing parent is owned like its nearest ancestor
+// the layer makes (root's when none), mode 0755: a home directory's owner does not get /home.
+func (b *fileActions) mkdir(p string, mode os.FileMode, owner bkllb.ChownOpt, at bkllb.CreatedTime) {
+	parent := Dir{Mode: 0o755}
+	for _, d := range parentDirs(p) {
+		if made, ok := b.dirs[d]; ok {
+			parent = Dir{Mode: 0o755, UID: made.UID, GID: made.GID}
+			continue
+		}
+		b.mkdirOne(d, parent.Mode, owned(parent.UID, parent.GID), at)
+	}
+	b.mkdirOne(p, mode, owner, at)
+}
+
+// mkdirOne makes p, whose parent exists; a directory that exists stays as it is.
+func (b *fileActions) mkdirOne(p string, mode os.FileMode, owner bkllb.ChownOpt, at bkllb.CreatedTime) {
+	b.record(p, Dir{Mode: mode, UID: owner.User.UID, GID: owner.Group.UID})
 	opts := []bkllb.MkdirOption{bkllb.WithParents(true), owner, at}
 	if b.action == nil {
 		b.action = bkllb.Mkdir(p, mode, opts...)

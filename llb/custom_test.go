@@ -2,6 +2,7 @@ package llb
 
 import (
 	"fmt"
+	"maps"
 	"path"
 	"strings"
 	"testing"
@@ -236,7 +237,7 @@ func TestCopyLayersOwner(t *testing.T) {
 		{Src: "s2/", Dst: "/d2/", Chown: "5:6", UID: 5, GID: 6},
 	}}
 	want := []string{"1000:1000", "0:0", "5:6"}
-	layers := CopyLayers(tg, bkllb.Local("context"))
+	layers := CopyLayers(tg, bkllb.Local("context"), nil)
 	if len(layers) != len(want) {
 		t.Fatalf("%d layers, want %d", len(layers), len(want))
 	}
@@ -245,5 +246,117 @@ func TestCopyLayersOwner(t *testing.T) {
 		if got := ownerOf(all[head].GetFile().Actions[0].GetCopy().Owner); got != want[i] {
 			t.Errorf("copy %d: owner %s, want %s", i, got, want[i])
 		}
+	}
+}
+
+// CopyLayers drops the setuid, setgid and write-for-others bits of every copied file unless the
+// entry has a chmod, which applies as given: octal as a number, symbolic as BuildKit's mode
+// string. Both kinds of image.
+func TestCopyLayersMode(t *testing.T) {
+	tests := []struct {
+		name      string
+		chmod     string
+		mode      int32 // the copy action's Mode: chmod(2) bits, unused with a mode string
+		modeStr   string
+		createdBy string
+	}{
+		{"default: sanitised", "", 0, "u-s,g-s,o-w", "laingfile: copy app/ /app/"},
+		{"octal", "0755", 0o755, "", "laingfile: copy --chmod=0755 app/ /app/"},
+		{"octal without the leading 0", "640", 0o640, "", "laingfile: copy --chmod=640 app/ /app/"},
+		{"octal setuid: the Laingfile says so", "4755", 0o4755, "", "laingfile: copy --chmod=4755 app/ /app/"},
+		{"octal sticky and world-writable", "01777", 0o1777, "", "laingfile: copy --chmod=01777 app/ /app/"},
+		{"octal zero", "0", 0, "", "laingfile: copy --chmod=0 app/ /app/"},
+		{"symbolic", "u+x,go-w", 0, "u+x,go-w", "laingfile: copy --chmod=u+x,go-w app/ /app/"},
+		{"symbolic setgid", "g+s", 0, "g+s", "laingfile: copy --chmod=g+s app/ /app/"},
+	}
+	for _, kind := range []laingfile.Kind{laingfile.KindRuntime, laingfile.KindDevcontainer} {
+		for _, tt := range tests {
+			t.Run(string(kind)+"/"+tt.name, func(t *testing.T) {
+				tg := &laingfile.Target{Kind: kind, User: laingfile.User{Name: "u", UID: 1000, GID: 1000}, Copy: []laingfile.Copy{
+					{Src: "app/", Dst: "/app/", UID: 1000, GID: 1000, Chmod: tt.chmod},
+				}}
+				layers := CopyLayers(tg, bkllb.Local("context"), nil)
+				if len(layers) != 1 {
+					t.Fatalf("%d layers, want 1", len(layers))
+				}
+				all, head := ops(t, bkllb.Scratch().File(layers[0].Action))
+				actions := all[head].GetFile().GetActions()
+				if len(actions) != 1 || actions[0].GetCopy() == nil {
+					t.Fatalf("the layer is not one copy: %v", actions)
+				}
+				c := actions[0].GetCopy()
+				if c.Mode != tt.mode || c.ModeStr != tt.modeStr {
+					t.Errorf("copy mode %#o, mode string %q; want %#o, %q", c.Mode, c.ModeStr, tt.mode, tt.modeStr)
+				}
+				if c.Src != "/app" || c.Dest != "/app/" || !c.DirCopyContents || ownerOf(c.Owner) != "1000:1000" {
+					t.Errorf("copy %v", c)
+				}
+				if layers[0].CreatedBy != tt.createdBy {
+					t.Errorf("created by %q, want %q", layers[0].CreatedBy, tt.createdBy)
+				}
+			})
+		}
+	}
+}
+
+// What the parser accepts, CopyLayers marshals: every chmod of a parsed Laingfile becomes the
+// mode of its copy.
+func TestCopyLayersParsedChmod(t *testing.T) {
+	f, err := laingfile.Parse("Laingfile", []byte("kind: runtime\ncopy:\n  - {src: a, dst: /a}\n  - {src: b, dst: /b, chmod: 0750}\n  - {src: c, dst: /c, chmod: \"a=rX,u+w\"}\n"), laingfile.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, l := range CopyLayers(f.Targets[0], bkllb.Local("context"), nil) {
+		all, head := ops(t, bkllb.Scratch().File(l.Action))
+		c := all[head].GetFile().GetActions()[0].GetCopy()
+		got = append(got, fmt.Sprintf("%#o %q", c.Mode, c.ModeStr))
+	}
+	if want := []string{`0 "u-s,g-s,o-w"`, `0750 ""`, `0 "a=rX,u+w"`}; strings.Join(got, "; ") != strings.Join(want, "; ") {
+		t.Errorf("modes %q, want %q", got, want)
+	}
+}
+
+// A copy layer makes the directories on its way to dst as the layers below make them (root's
+// 0755 otherwise), before the copy: merged above them, its directories replace theirs.
+func TestCopyLayersParents(t *testing.T) {
+	run := &laingfile.Target{Kind: laingfile.KindRuntime, User: laingfile.User{Name: "app", UID: 1000, GID: 1000, Home: "/home/app"}}
+	custom := Customisation(run, Facts{Profile: "/nix/store/" + strings.Repeat("a", 32) + "-profile"}, bkllb.Image("example.com/nix-out"))
+	tests := []struct {
+		dst  string
+		want map[string]string // directory → "mode owner", in order before the copy
+	}{
+		{"/etc/myapp/", map[string]string{"/etc": "755 0:0"}},
+		{"/srv/app/", map[string]string{"/srv": "755 0:0"}},
+		{"/home/app/src/", map[string]string{"/home": "755 0:0", "/home/app": "755 1000:1000"}},
+		{"/tmp/cache/", map[string]string{"/tmp": "1777 0:0"}},
+		{"/home/app", map[string]string{"/home": "755 0:0"}},
+		{"/app.py", map[string]string{}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.dst, func(t *testing.T) {
+			tg := *run
+			tg.Copy = []laingfile.Copy{{Src: "x", Dst: tc.dst, Chown: "root", UID: 0, GID: 0}}
+			l := CopyLayers(&tg, bkllb.Local("context"), []Layer{custom})[0]
+			all, head := ops(t, bkllb.Scratch().File(l.Action))
+			actions := all[head].GetFile().Actions
+			got := map[string]string{}
+			for i, a := range actions {
+				c := a.GetCopy()
+				if c == nil {
+					t.Fatalf("action %d is not a copy: %v", i, a)
+				}
+				if i == len(actions)-1 {
+					if c.Dest != tc.dst || ownerOf(c.Owner) != "0:0" {
+						t.Errorf("the last action copies to %s as %s, want the entry to %s as 0:0", c.Dest, ownerOf(c.Owner), tc.dst)
+					}
+					break
+				}
+				got[c.Dest] = fmt.Sprintf("%o %s", c.Mode, ownerOf(c.Owner))
+			}
+			if !maps.Equal(got, tc.want) {
+				t.Errorf("directories made before the copy = %v, want %v", got, tc.want)
+			}
+		})
 	}
 }

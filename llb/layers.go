@@ -26,6 +26,9 @@ type Layer struct {
 	Constraints []bkllb.ConstraintsOpt
 	// StorePaths are the store paths the layer holds (none for the customisation and copy layers).
 	StorePaths []string
+	// Dirs are the directories the layer makes, by path: a layer above that needs one of them
+	// makes it the same way, since its own would replace it in the image.
+	Dirs map[string]Dir
 }
 
 // LayerPlan groups a closure into at most Budget store layers.
@@ -294,9 +297,7 @@ func ShortStorePath(p string) string {
 	return p
 }
 
-func rootOwner() *bkllb.ChownOpt {
-	return &bkllb.ChownOpt{User: &bkllb.UserOpt{UID: 0}, Group: &bkllb.UserOpt{UID: 0}}
-}
+func rootOwner() *bkllb.ChownOpt { return ptr(owned(0, 0)) }
 
 // Assemble stacks the layers into one state. With MergeOp each layer is its own state on
 // scratch and the merge exports them as separate layers that do not depend on each other, so a

@@ -44,6 +44,7 @@ var fuzzSeeds = []string{
 	"substituters: [{url: \"https://${F}/\", publicKey: \"${F}\", secret: s, login: \"${F}\"}]\nkind: runtime\n",
 	"nixpkgs: {url: \"${F}\", sha256: sha256-yxgb4AmkVHY5OOBrC79Vv6EVd4QZEotqv+6jcvA212M=}\nkind: runtime\n",
 	"x-t: &t {kind: runtime, env: {A: \"${F}\"}, k: 1}\ntargets: {a: *t, b: *t, c: {<<: *t, copy: [{src: \"${F}\", dst: \"${F}\", chown: \"${F}\"}]}}\n",
+	"kind: runtime\ncopy: [{src: a, dst: /a, chmod: \"${F}\"}, {src: b, dst: /b, chmod: 0o7777}, {src: c, dst: /c, chmod: \"u+s,,-rwxr-xr-x\"}]\n",
 	"x-l: &l [\"${BIG}\", \"${BIG}\"]\nx-m: &m [*l, *l, *l, *l]\nx-n: &n [*m, *m, *m, *m]\nkind: devcontainer\nmetadata: {a: [*n, *n, *n, *n]}\n",
 }
 
@@ -186,6 +187,9 @@ func checkFile(t *testing.T, f *File) {
 		for _, c := range tg.Copy {
 			if c.Src == "" || strings.HasPrefix(c.Src, "/") || !strings.HasPrefix(c.Dst, "/") {
 				t.Errorf("bad copy %+v", c)
+			}
+			if c.Chmod != "" && checkMode(c.Chmod) != "" {
+				t.Errorf("copy with a bad chmod %q", c.Chmod)
 			}
 		}
 		for _, p := range tg.Expose {

@@ -3,6 +3,8 @@ package laingfile
 import (
 	"fmt"
 	"reflect"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -256,16 +258,16 @@ func TestRootUser(t *testing.T) {
 func TestNixpkgsURLCredentials(t *testing.T) {
 	runParseErrorCases(t, []parseErrorCase{
 		{"user and token", "nixpkgs: {url: \"https://ci:TOKEN@host/n.tar.gz\", sha256: " + hash + "}\nkind: runtime\n", nil, []string{
-			`1:16: nixpkgs.url: "https://ci:xxxxx@host/n.tar.gz" has credentials in it; they would end up in NIX_PATH, the image config and the build cache. Credentials go through build secrets, never the Laingfile: remove them from the URL`,
+			`1:16: nixpkgs.url: "https://xxxxx@host/n.tar.gz" has credentials in it; they would end up in NIX_PATH, the image config and the build cache. Credentials go through build secrets, never the Laingfile: remove them from the URL`,
 		}},
 		{"token from a build arg", "nixpkgs: {url: \"https://${T}@host/n.tar.gz\", sha256: " + hash + "}\nkind: runtime\n", map[string]string{"T": "TOKEN"}, []string{
-			`1:16: nixpkgs.url: "https://TOKEN@host/n.tar.gz" has credentials in it; they would end up in NIX_PATH, the image config and the build cache. Credentials go through build secrets, never the Laingfile: remove them from the URL`,
+			`1:16: nixpkgs.url: "https://xxxxx@host/n.tar.gz" has credentials in it; they would end up in NIX_PATH, the image config and the build cache. Credentials go through build secrets, never the Laingfile: remove them from the URL`,
 		}},
 		{"space in the url", "nixpkgs: {url: \"https://host/n.tar.gz x\", sha256: " + hash + "}\nkind: runtime\n", nil, []string{
 			`1:16: nixpkgs.url: "https://host/n.tar.gz x" contains a space; expected the URL of a nixpkgs tarball (https://…), with spaces written %20`,
 		}},
 		{"substituter password is not echoed", "substituters: [{url: \"https://me:pw@cache.example.com\", publicKey: " + cacheKey + "}]\nkind: runtime\n", nil, []string{
-			`1:22: substituters[0].url: "https://me:xxxxx@cache.example.com" has credentials in it; give them as a secret (secret: <id>) so that they stay out of the image and the cache`,
+			`1:22: substituters[0].url: "https://xxxxx@cache.example.com" has credentials in it; give them as a secret (secret: <id>) so that they stay out of the image and the cache`,
 		}},
 	})
 }
@@ -385,4 +387,98 @@ func TestCopyOwner(t *testing.T) {
 	if want := []string{" 1001:1002", "root 0:0", "5:app 5:1002"}; strings.Join(got, ",") != strings.Join(want, ",") {
 		t.Errorf("owners %q, want %q", got, want)
 	}
+}
+
+// TestCopyChmod: a copy's chmod is an octal or a symbolic mode; anything else is an error at
+// the value that says what is wrong, suggests a fix when there is a likely one, and says what was
+// expected.
+func TestCopyChmod(t *testing.T) {
+	cp := func(chmod string) string { return "kind: runtime\ncopy: [{src: a, dst: /a, chmod: " + chmod + "}]\n" }
+	const expected = `; expected an octal mode such as "0755" (at most 07777) or a symbolic mode such as "u+x,go-w"`
+	runParseErrorCases(t, []parseErrorCase{
+		{"octal", cp("0755"), nil, nil},
+		{"octal quoted", cp(`"0644"`), nil, nil},
+		{"octal without the leading 0", cp("755"), nil, nil},
+		{"setuid", cp(`"4755"`), nil, nil},
+		{"sticky directory", cp("1777"), nil, nil},
+		{"the largest", cp("07777"), nil, nil},
+		{"symbolic", cp(`"u+x,go-w"`), nil, nil},
+		{"symbolic, unquoted", cp("a=rX"), nil, nil},
+		{"every permission and who", cp(`"ugoa+rwxXst,u-s,g=,o-w,+x,-t,="`), nil, nil},
+		{"from a build arg", cp(`"${MODE}"`), map[string]string{"MODE": "u-w"}, nil},
+
+		{"more than 07777", cp("17777"), nil, []string{`2:33: copy[0].chmod: invalid mode "17777": more than 07777` + expected}},
+		{"decimal", cp("493"), nil, []string{`2:33: copy[0].chmod: invalid mode "493": "9" at character 2 is not an octal digit (0 to 7)` + expected}},
+		{"YAML 1.2 octal", cp("0o755"), nil, []string{`2:33: copy[0].chmod: invalid mode "0o755": "o" at character 2 is not an octal digit (0 to 7) (did you mean "0755"?)` + expected}},
+		{"hex", cp("0x1ed"), nil, []string{`2:33: copy[0].chmod: invalid mode "0x1ed": "x" at character 2 is not an octal digit (0 to 7)` + expected}},
+		{"ls notation", cp("rwxr-xr-x"), nil, []string{`2:33: copy[0].chmod: invalid mode "rwxr-xr-x": this is how ls shows a mode (did you mean "0755"?)` + expected}},
+		{"ls notation with a setuid file", cp(`"-rwsr-x---"`), nil, []string{`2:33: copy[0].chmod: invalid mode "-rwsr-x---": this is how ls shows a mode (did you mean "4750"?)` + expected}},
+		{"ls notation that is also a-rwx", cp(`"-rwxrwxrwx"`), nil, []string{`2:33: copy[0].chmod: invalid mode "-rwxrwxrwx": this is how ls shows a mode (did you mean "0777"?)` + expected}},
+		{"blank after a comma", cp(`"u+x, go-w"`), nil, []string{`2:33: copy[0].chmod: invalid mode "u+x, go-w": whitespace at character 5 (did you mean "u+x,go-w"?)` + expected}},
+		{"trailing comma", cp(`"u+x,"`), nil, []string{`2:33: copy[0].chmod: invalid mode "u+x,": it ends with "," (did you mean "u+x"?)` + expected}},
+		{"empty clause", cp(`"u+x,,g-w"`), nil, []string{`2:33: copy[0].chmod: invalid mode "u+x,,g-w": an empty clause at character 5` + expected}},
+		{"no operator", cp("ug"), nil, []string{`2:33: copy[0].chmod: invalid mode "ug": "ug" is not followed by an operator (+, - or =)` + expected}},
+		{"not a permission", cp(`"u+y"`), nil, []string{`2:33: copy[0].chmod: invalid mode "u+y": "y" at character 3 is not a permission (r, w, x, X, s, t) or ","` + expected}},
+		{"not who", cp(`"q+x"`), nil, []string{`2:33: copy[0].chmod: invalid mode "q+x": "q" at character 1 is neither u, g, o, a nor an operator (+, - or =)` + expected}},
+		{"upper case", cp(`"U+X"`), nil, []string{`2:33: copy[0].chmod: invalid mode "U+X": "U" at character 1 is neither u, g, o, a nor an operator (+, - or =) (did you mean "u+x"?)` + expected}},
+		{"two operators in a clause", cp(`"u+r-w"`), nil, []string{`2:33: copy[0].chmod: invalid mode "u+r-w": a second operator "-" at character 4: start a new clause with "," (did you mean "u+r,u-w"?)` + expected}},
+		{"copying a class", cp(`"u=g"`), nil, []string{`2:33: copy[0].chmod: invalid mode "u=g": "g" at character 3: copying another class's permissions (as in "u=g") is not supported, name them (r, w, x, X, s, t)` + expected}},
+		{"empty", cp(`""`), nil, []string{`2:33: copy[0].chmod: invalid mode "": empty` + expected}},
+		{"null", cp("null"), nil, []string{`2:33: copy[0].chmod: expected an octal mode such as "0755" (at most 07777) or a symbolic mode such as "u+x,go-w", got nothing (null)`}},
+		{"a list", cp("[u+x]"), nil, []string{`2:33: copy[0].chmod: expected an octal mode such as "0755" (at most 07777) or a symbolic mode such as "u+x,go-w", got a list`}},
+		{"a boolean", cp("true"), nil, []string{`2:33: copy[0].chmod: invalid mode "true": "t" at character 1 is neither u, g, o, a nor an operator (+, - or =)` + expected}},
+		{"block style, second copy", "kind: runtime\ncopy:\n  - {src: a, dst: /a}\n  - src: b\n    dst: /b\n    chmod: \"+s,\"\n", nil, []string{
+			`6:12: copy[1].chmod: invalid mode "+s,": it ends with "," (did you mean "+s"?)` + expected,
+		}},
+	})
+}
+
+// A copy's Chmod is kept as written; OctalMode reads the octal ones.
+func TestCopyChmodParsed(t *testing.T) {
+	f, err := Parse("Laingfile", []byte("kind: runtime\ncopy:\n  - {src: a, dst: /a}\n  - {src: b, dst: /b, chmod: 0755}\n  - {src: c, dst: /c, chmod: 4750}\n  - {src: d, dst: /d, chmod: \"go-w,+X\"}\n  - {src: e, dst: /e, chmod: 0}\n  - {src: f, dst: /f, chmod: \"007777\"}\n"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, c := range f.Targets[0].Copy {
+		m, ok := c.OctalMode()
+		got = append(got, fmt.Sprintf("%q %v %04o", c.Chmod, ok, m))
+	}
+	want := []string{`"" false 0000`, `"0755" true 0755`, `"4750" true 4750`, `"go-w,+X" false 0000`, `"0" true 0000`, `"007777" true 7777`}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("copies:\n got: %q\nwant: %q", got, want)
+	}
+}
+
+// checkMode accepts exactly the grammar Copy.Chmod documents, which BuildKit's mode parser
+// (tonistiigi/dchapes-mode) also accepts, over every string of up to four characters from an
+// alphabet with the mode's characters and likely mistakes.
+func TestCheckModeGrammar(t *testing.T) {
+	symbolic := regexp.MustCompile(`^[ugoa]*[-+=][rwxXst]*(,[ugoa]*[-+=][rwxXst]*)*$`)
+	octal := regexp.MustCompile(`^[0-7]+$`)
+	const alphabet = "ugoa+-=rwxXst,07 9yU"
+	var walk func(s string)
+	walk = func(s string) {
+		want := symbolic.MatchString(s)
+		if octal.MatchString(s) {
+			v, _ := strconv.ParseUint(s, 8, 64)
+			want = v <= 0o7777
+		}
+		problem := checkMode(s)
+		if (problem == "") != want {
+			t.Errorf("checkMode(%q) = %q, want valid = %v", s, problem, want)
+		}
+		if problem != "" && (!strings.HasPrefix(problem, "invalid mode "+strconv.Quote(s)+": ") || !strings.HasSuffix(problem, `or a symbolic mode such as "u+x,go-w"`)) {
+			t.Errorf("checkMode(%q) = %q: not the form of the other messages", s, problem)
+		}
+		if _, isOctal := (Copy{Chmod: s}).OctalMode(); isOctal != (want && octal.MatchString(s)) {
+			t.Errorf("OctalMode(%q) = %v", s, isOctal)
+		}
+		if len(s) < 4 {
+			for _, r := range alphabet {
+				walk(s + string(r))
+			}
+		}
+	}
+	walk("")
 }

@@ -5,6 +5,8 @@ import (
 	"path"
 	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // The keys of each mapping, in the order the documentation lists them (also the order of the
@@ -14,7 +16,7 @@ var (
 	targetKeys  = []string{"kind", "sets", "packages", "user", "workdir", "env", "entrypoint", "cmd", "labels", "expose", "volumes", "stopsignal", "copy", "metadata", "config", "maxLayers"}
 	nixpkgsKeys = []string{"rev", "url", "sha256", "flakeLock", "input", "config"}
 	userKeys    = []string{"name", "uid", "gid", "home"}
-	copyKeys    = []string{"src", "dst", "chown"}
+	copyKeys    = []string{"src", "dst", "chown", "chmod"}
 	// substituterKeys are the keys of a `substituters:` entry.
 	substituterKeys = []string{"url", "publicKey", "secret", "login"}
 	kinds           = []string{string(KindDevcontainer), string(KindRuntime)}
@@ -161,6 +163,19 @@ func (c *checker) typeError(n *node, what, expected string) {
 }
 
 // str returns a scalar value as a string: strings as they are, numbers and booleans as written.
+// checkedStr is str, then check, whose non-empty answer is a located error about what.
+func (c *checker) checkedStr(n *node, what, expected string, check func(string) string) (string, bool) {
+	s, ok := c.str(n, what, expected)
+	if !ok {
+		return s, false
+	}
+	if problem := check(s); problem != "" {
+		c.errorf(n.rng, "%s: %s", what, problem)
+		return s, false
+	}
+	return s, true
+}
+
 func (c *checker) str(n *node, what, expected string) (string, bool) {
 	if n.isScalar() {
 		return n.text, true
@@ -373,14 +388,8 @@ func (c *checker) substituters(n *node) []Substituter {
 			switch e.key {
 			case "url":
 				hasURL = true
-				s, ok := c.str(v, what+".url", "the URL of a binary cache")
-				if !ok {
-					valid = false
-				} else if problem := checkSubstituterURL(s); problem != "" {
-					c.errorf(v.rng, "%s.url: %s", what, problem)
-					valid = false
-				}
-				sub.URL = s
+				s, ok := c.checkedStr(v, what+".url", "the URL of a binary cache", checkSubstituterURL)
+				sub.URL, valid = s, valid && ok
 			case "publicKey":
 				hasKey = true
 				var keys []string
@@ -425,14 +434,8 @@ func (c *checker) substituters(n *node) []Substituter {
 				sub.Secret = s
 			case "login":
 				loginEntry = e
-				s, ok := c.str(v, what+".login", "a user name")
-				if !ok {
-					valid = false
-				} else if problem := checkLogin(s); problem != "" {
-					c.errorf(v.rng, "%s.login: %s", what, problem)
-					valid = false
-				}
-				sub.Login = s
+				s, ok := c.checkedStr(v, what+".login", "a user name", checkLogin)
+				sub.Login, valid = s, valid && ok
 			default:
 				c.unknownKey(e, "in "+what, substituterKeys)
 			}
@@ -991,24 +994,12 @@ func (c *checker) copies(n *node) ([]Copy, []Range) {
 			switch e.key {
 			case "src":
 				hasSrc = true
-				s, ok := c.str(v, what+".src", "a path in the build context")
-				if !ok {
-					valid = false
-				} else if problem := contextPath(s); problem != "" {
-					c.errorf(v.rng, "%s.src: %s", what, problem)
-					valid = false
-				}
-				cp.Src = s
+				s, ok := c.checkedStr(v, what+".src", "a path in the build context", contextPath)
+				cp.Src, valid = s, valid && ok
 			case "dst":
 				hasDst = true
-				s, ok := c.str(v, what+".dst", "an absolute path in the image")
-				if !ok {
-					valid = false
-				} else if problem := absPath(s); problem != "" {
-					c.errorf(v.rng, "%s.dst: %s", what, problem)
-					valid = false
-				}
-				cp.Dst = s
+				s, ok := c.checkedStr(v, what+".dst", "an absolute path in the image", absPath)
+				cp.Dst, valid = s, valid && ok
 			case "chown":
 				chownRange = v.rng
 				s, ok := c.str(v, what+".chown", "\"user\", \"user:group\" or \"uid:gid\"")
@@ -1019,6 +1010,9 @@ func (c *checker) copies(n *node) ([]Copy, []Range) {
 					valid = false
 				}
 				cp.Chown = s
+			case "chmod":
+				s, ok := c.checkedStr(v, what+".chmod", modeExpected, checkMode)
+				cp.Chmod, valid = s, valid && ok
 			default:
 				c.unknownKey(e, "in "+what, copyKeys)
 			}
@@ -1035,6 +1029,147 @@ func (c *checker) copies(n *node) ([]Copy, []Range) {
 		}
 	}
 	return out, chowns
+}
+
+// modeExpected is what a copy's chmod may be, for messages.
+const modeExpected = `an octal mode such as "0755" (at most 07777) or a symbolic mode such as "u+x,go-w"`
+
+// checkMode checks a copy's chmod (see Copy.Chmod): octal when it starts with a digit, as
+// BuildKit reads it, else symbolic, clauses of [ugoa]*[-+=][rwxXst]* separated by ",". This is
+// stricter than BuildKit, which also takes several operators in a clause ("u+r-w") and copies
+// of another class's bits ("u=g"). It returns what is wrong, with a suggestion when there is
+// one, and what was expected; "" when s is valid.
+func checkMode(s string) string {
+	bad := func(why, hint string) string {
+		return fmt.Sprintf("invalid mode %q: %s%s; expected %s", s, why, hint, modeExpected)
+	}
+	noHint := func(string) string { return "" }
+	didYouMean := func(fix string) string {
+		if fix == s || fix == "" {
+			return ""
+		}
+		if why, _ := modeProblem(fix, noHint); why != "" {
+			return ""
+		}
+		return " (did you mean " + strconv.Quote(fix) + "?)"
+	}
+	if s == "" {
+		return bad("empty", "")
+	}
+	if i := strings.IndexFunc(s, unicode.IsSpace); i >= 0 {
+		at := utf8.RuneCountInString(s[:i]) + 1
+		return bad(fmt.Sprintf("whitespace at character %d", at), didYouMean(strings.Join(strings.Fields(s), "")))
+	}
+	// Before the symbolic form: "-rwxrwxrwx" is also the symbolic a-rwx, which makes the files
+	// mode 0000, surely not what was meant.
+	if m, ok := lsMode(s); ok {
+		return bad("this is how ls shows a mode", didYouMean(fmt.Sprintf("%04o", m)))
+	}
+	why, hint := modeProblem(s, didYouMean)
+	if why == "" {
+		return ""
+	}
+	if hint == "" {
+		hint = didYouMean(strings.ToLower(s))
+	}
+	return bad(why, hint)
+}
+
+// modeProblem says what is wrong with a non-empty chmod without blanks, with a suggestion when
+// didYouMean finds one, or "" when it is valid.
+func modeProblem(s string, didYouMean func(string) string) (why, hint string) {
+	rs := []rune(s)
+	if '0' <= rs[0] && rs[0] <= '9' {
+		if _, ok := (Copy{Chmod: s}).OctalMode(); ok {
+			return "", ""
+		}
+		for i, r := range rs {
+			if r < '0' || r > '7' {
+				hint := ""
+				if i == 1 && (r == 'o' || r == 'O') {
+					hint = didYouMean("0" + string(rs[2:]))
+				}
+				return fmt.Sprintf("%q at character %d is not an octal digit (0 to 7)", string(r), i+1), hint
+			}
+		}
+		return "more than 07777", ""
+	}
+	in := func(r rune, set string) bool { return strings.ContainsRune(set, r) }
+	for pos := 0; ; {
+		start := pos
+		for pos < len(rs) && in(rs[pos], "ugoa") {
+			pos++
+		}
+		who := string(rs[start:pos])
+		switch {
+		case pos == len(rs) && start == pos:
+			return `it ends with ","`, didYouMean(string(rs[:pos-1]))
+		case pos == len(rs):
+			return fmt.Sprintf("%q is not followed by an operator (+, - or =)", who), ""
+		case rs[pos] == ',' && start == pos:
+			return fmt.Sprintf(`an empty clause at character %d`, pos+1), ""
+		case !in(rs[pos], "+-="):
+			return fmt.Sprintf("%q at character %d is neither u, g, o, a nor an operator (+, - or =)", string(rs[pos]), pos+1), ""
+		}
+		pos++ // the operator
+		for pos < len(rs) && in(rs[pos], "rwxXst") {
+			pos++
+		}
+		if pos == len(rs) {
+			return "", ""
+		}
+		r := rs[pos]
+		switch {
+		case r == ',':
+			pos++
+			continue
+		case in(r, "+-="):
+			fix := string(rs[:pos]) + "," + who + string(rs[pos:])
+			return fmt.Sprintf(`a second operator %q at character %d: start a new clause with ","`, string(r), pos+1), didYouMean(fix)
+		case in(r, "ugo"):
+			return fmt.Sprintf(`%q at character %d: copying another class's permissions (as in "u=g") is not supported, name them (r, w, x, X, s, t)`, string(r), pos+1), ""
+		}
+		return fmt.Sprintf(`%q at character %d is not a permission (r, w, x, X, s, t) or ","`, string(r), pos+1), ""
+	}
+}
+
+// lsMode reads a mode in the notation ls -l shows ("rwxr-xr-x", "-rwsr-xr-x", "drwxrwxrwt"),
+// which users copy into chmod, and returns it as an octal mode.
+func lsMode(s string) (uint32, bool) {
+	if len(s) == 10 && strings.ContainsRune("-dlbcps", rune(s[0])) {
+		s = s[1:]
+	}
+	if len(s) != 9 {
+		return 0, false
+	}
+	var m uint32
+	for class := range 3 {
+		t := s[class*3 : class*3+3]
+		shift := uint(6 - 3*class)
+		special := map[int]byte{0: 's', 1: 's', 2: 't'}[class]
+		setBit := uint32(0o4000) >> uint(class)
+		for i, want := range []byte("rw") {
+			switch t[i] {
+			case want:
+				m |= uint32(4>>i) << shift
+			case '-':
+			default:
+				return 0, false
+			}
+		}
+		switch t[2] {
+		case 'x':
+			m |= 1 << shift
+		case special:
+			m |= 1<<shift | setBit
+		case special - 'a' + 'A':
+			m |= setBit
+		case '-':
+		default:
+			return 0, false
+		}
+	}
+	return m, true
 }
 
 // ociConfig reads a raw OCI image-config fragment, checking its field names and their types.

@@ -160,7 +160,7 @@ func TestParseErrors(t *testing.T) {
 			`5:10: copy[1].dst: expected an absolute path (starting with "/"), got "app"`,
 			`6:11: copy[2].src: "../x" is outside the build context (".." leaves it)`,
 			`6:33: copy[2].chown: invalid owner "a b": expected "user", "user:group" or "uid:gid"`,
-			`6:40: unknown key "mode" in copy[2] (expected one of: src, dst, chown)`,
+			`6:40: unknown key "mode" in copy[2] (expected one of: src, dst, chown, chmod)`,
 			`7:5: copy[3]: expected a mapping {src, dst}, got a string`,
 			`8:5: copy[4]: missing "dst" (an absolute path in the image)`,
 		}},
@@ -242,7 +242,7 @@ func TestParseErrors(t *testing.T) {
 			`5:5: unknown key "logn" in substituters[0] (did you mean "login"?)`,
 		}},
 		{"substituter credentials in the url", "substituters: [{url: \"https://me:pw@cache.example.com\", publicKey: " + cacheKey + "}]\nkind: runtime\n", nil, []string{
-			`1:22: substituters[0].url: "https://me:xxxxx@cache.example.com" has credentials in it; give them as a secret (secret: <id>) so that they stay out of the image and the cache`,
+			`1:22: substituters[0].url: "https://xxxxx@cache.example.com" has credentials in it; give them as a secret (secret: <id>) so that they stay out of the image and the cache`,
 		}},
 		{"substituter login without secret", "substituters: [{url: https://cache.example.com, publicKey: " + cacheKey + ", login: me}]\nkind: runtime\n", nil, []string{
 			`1:124: substituters[0]: "login" needs "secret", the build secret with the password or token`,

@@ -192,7 +192,33 @@ type Copy struct {
 	// UID and GID are the owner Chown resolves to (the parser checks it against the image's
 	// accounts), the image user's when Chown is empty.
 	UID, GID int
-	Range    Range
+	// Chmod is the mode of the copied files as written, checked by the parser: octal ("0755",
+	// "4755", "755"; at most 07777; see OctalMode) or symbolic as chmod(1) takes it, clauses of
+	// [ugoa]*[-+=][rwxXst]* separated by "," ("u+x,go-w"). It applies as given. Empty means
+	// none: the files keep their mode from the build context less the setuid, setgid and
+	// write-for-others bits.
+	Chmod string
+	Range Range
+}
+
+// OctalMode returns the value of Chmod when it is an octal mode (permission bits with setuid
+// 04000, setgid 02000 and sticky 01000, as chmod(2) takes them). It returns false when Chmod is
+// symbolic or empty.
+func (c Copy) OctalMode() (uint32, bool) {
+	if c.Chmod == "" || c.Chmod[0] < '0' || c.Chmod[0] > '9' {
+		return 0, false
+	}
+	var m uint32
+	for _, d := range c.Chmod {
+		if d < '0' || d > '7' {
+			return 0, false
+		}
+		m = m<<3 | uint32(d-'0')
+		if m > 0o7777 {
+			return 0, false
+		}
+	}
+	return m, true
 }
 
 // Options are the facts the parser needs from outside: which names are valid, and build args.

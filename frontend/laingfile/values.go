@@ -13,6 +13,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/laingville/laingfile/internal/nar"
+	"github.com/laingville/laingfile/internal/redact"
 )
 
 // This file holds the validators for single values: hashes, revisions, paths, ports, signals and
@@ -95,23 +96,23 @@ func normaliseRev(s string) (string, string) {
 // LLB, so it may not carry credentials or characters that would split it.
 func checkURL(s string) string {
 	if _, c, bad := firstBadURLChar(s); bad {
-		return "nixpkgs.url: " + strconv.Quote(s) + " contains " + describeChar(c) + "; expected the URL of a nixpkgs tarball (https://…), with spaces written %20"
+		return "nixpkgs.url: " + quoteURL(s) + " contains " + describeChar(c) + "; expected the URL of a nixpkgs tarball (https://…), with spaces written %20"
 	}
 	u, err := url.Parse(s)
 	if err != nil || u.Scheme == "" {
-		return "nixpkgs.url: expected the URL of a nixpkgs tarball (https://…), got " + strconv.Quote(s)
+		return "nixpkgs.url: expected the URL of a nixpkgs tarball (https://…), got " + quoteURL(s)
 	}
 	switch u.Scheme {
 	case "https", "http":
 		if u.Host == "" {
-			return "nixpkgs.url: " + strconv.Quote(s) + " has no host"
+			return "nixpkgs.url: " + quoteURL(s) + " has no host"
 		}
 	case "file":
 	default:
 		return "nixpkgs.url: unsupported URL scheme " + strconv.Quote(u.Scheme) + ": expected https://, http:// or file://"
 	}
 	if u.User != nil {
-		return "nixpkgs.url: " + strconv.Quote(u.Redacted()) + " has credentials in it; they would end up in NIX_PATH, the image config and the build cache. Credentials go through build secrets, never the Laingfile: remove them from the URL"
+		return "nixpkgs.url: " + quoteURL(s) + " has credentials in it; they would end up in NIX_PATH, the image config and the build cache. Credentials go through build secrets, never the Laingfile: remove them from the URL"
 	}
 	return ""
 }
@@ -152,10 +153,13 @@ func describeChar(c rune) string {
 }
 
 // credentialsProblem is the message for a URL with credentials (user or password), which would
-// end up in the LLB and the build cache; the password is not repeated.
-func credentialsProblem(u *url.URL) string {
-	return strconv.Quote(u.Redacted()) + " has credentials in it; give them as a secret (secret: <id>) so that they stay out of the image and the cache"
+// end up in the LLB and the build cache; they are not repeated.
+func credentialsProblem(s string) string {
+	return quoteURL(s) + " has credentials in it; give them as a secret (secret: <id>) so that they stay out of the image and the cache"
 }
+
+// quoteURL quotes a URL for a message, without its credentials.
+func quoteURL(s string) string { return strconv.Quote(redact.URLs(s)) }
 
 // substituterURLHelp ends the messages about a malformed substituter URL.
 const substituterURLHelp = "; expected a binary cache URL (e.g. https://cache.example.com)"
@@ -166,29 +170,29 @@ const substituterURLHelp = "; expected a binary cache URL (e.g. https://cache.ex
 // are errors; so are query parameters that change how far Nix trusts the cache.
 func checkSubstituterURL(s string) string {
 	if i, c, bad := firstBadURLChar(s); bad {
-		return strconv.Quote(s) + " contains " + describeChar(c) + " at character " + strconv.Itoa(utf8.RuneCountInString(s[:i])+1) + ", which would split it into two caches" + substituterURLHelp
+		return quoteURL(s) + " contains " + describeChar(c) + " at character " + strconv.Itoa(utf8.RuneCountInString(s[:i])+1) + ", which would split it into two caches" + substituterURLHelp
 	}
 	u, err := url.Parse(s)
 	switch {
 	case err != nil || u.Scheme == "":
-		return "expected the URL of a binary cache (https://…), got " + strconv.Quote(s)
+		return "expected the URL of a binary cache (https://…), got " + quoteURL(s)
 	case u.Scheme != "https" && u.Scheme != "http":
 		return "unsupported URL scheme " + strconv.Quote(u.Scheme) + ": expected https:// or http://"
 	case u.Host == "":
-		return strconv.Quote(s) + " has no host"
+		return quoteURL(s) + " has no host"
 	case u.User != nil:
-		return credentialsProblem(u)
+		return credentialsProblem(s)
 	}
 	if host := u.Hostname(); !hostNameRe.MatchString(host) && !isIPv6Host(u.Host) {
-		return "the host " + strconv.Quote(host) + " of " + strconv.Quote(s) + ` is not a host name; expected letters, digits, "-", "_" and "." (e.g. cache.example.com), or an IP address`
+		return "the host " + strconv.Quote(host) + " of " + quoteURL(s) + ` is not a host name; expected letters, digits, "-", "_" and "." (e.g. cache.example.com), or an IP address`
 	}
 	if p := u.Port(); p != "" {
 		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
-			return strconv.Quote(s) + " has the port " + strconv.Quote(p) + "; expected a port number 1-65535"
+			return quoteURL(s) + " has the port " + strconv.Quote(p) + "; expected a port number 1-65535"
 		}
 	}
 	if u.Fragment != "" || strings.Contains(s, "#") {
-		return strconv.Quote(s) + ` has a "#" fragment, which Nix does not read` + substituterURLHelp
+		return quoteURL(s) + ` has a "#" fragment, which Nix does not read` + substituterURLHelp
 	}
 	if u.RawQuery != "" || u.ForceQuery {
 		return checkStoreQuery(s, u.RawQuery)
@@ -217,14 +221,14 @@ func checkStoreQuery(s, query string) string {
 		switch name {
 		case "priority":
 			if !priorityRe.MatchString(value) {
-				return strconv.Quote(s) + ": priority must be a number (e.g. priority=40)"
+				return quoteURL(s) + ": priority must be a number (e.g. priority=40)"
 			}
 		case "want-mass-query":
 			if value != "true" && value != "false" {
-				return strconv.Quote(s) + ": want-mass-query must be true or false"
+				return quoteURL(s) + ": want-mass-query must be true or false"
 			}
 		default:
-			return strconv.Quote(s) + " has the Nix store setting " + strconv.Quote(name) + ", which would change which paths Nix trusts" + allowed
+			return quoteURL(s) + " has the Nix store setting " + strconv.Quote(name) + ", which would change which paths Nix trusts" + allowed
 		}
 	}
 	return ""
