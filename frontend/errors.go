@@ -8,6 +8,7 @@ import (
 	"github.com/moby/buildkit/solver/pb"
 
 	"github.com/laingville/laingfile/frontend/laingfile"
+	"github.com/laingville/laingfile/internal/redact"
 )
 
 // located attaches Laingfile positions to an error, so that buildx prints the offending lines
@@ -16,8 +17,9 @@ func located(err error, sm *llb.SourceMap, ranges ...laingfile.Range) error {
 	if err == nil || sm == nil {
 		return err
 	}
+	// buildx prints the lines under the message: a token written into a URL is not repeated.
 	src := &errdefs.Source{Info: &pb.SourceInfo{
-		Data:     sm.Data,
+		Data:     []byte(redact.URLs(string(sm.Data))),
 		Filename: sm.Filename,
 		Language: sm.Language,
 	}}

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/laingville/laingfile/internal/nar"
+	"github.com/laingville/laingfile/internal/redact"
 )
 
 // A Laingfile can follow an input of a flake.lock (`nixpkgs: {flakeLock: ./flake.lock}`), so that
@@ -151,11 +152,11 @@ func PinFromFlakeLockContext(ctx context.Context, data []byte, input string) (Pi
 		u, err := url.Parse(l.URL)
 		if l.URL == "" || err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" ||
 			strings.ContainsFunc(l.URL, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
-			return Pin{}, fmt.Errorf("flake.lock: %s.url %q is not an http(s) URL", where, l.URL)
+			return Pin{}, fmt.Errorf("flake.lock: %s.url %q is not an http(s) URL", where, redact.URLs(l.URL))
 		}
 		// The URL goes into the image (NIX_PATH) and the build's LLB: no credentials in it.
 		if u.User != nil {
-			return Pin{}, fmt.Errorf("flake.lock: %s.url %q has credentials in it; the build cannot keep them out of the image: lock a URL without them", where, u.Redacted())
+			return Pin{}, fmt.Errorf("flake.lock: %s.url %q has credentials in it; the build cannot keep them out of the image: lock a URL without them", where, redact.URLs(l.URL))
 		}
 		return Pin{URL: l.URL, SHA256: hash}, nil
 	case "":
