@@ -316,12 +316,19 @@ func (f *sqliteFile) payload(page int, c leafCell) ([]byte, error) {
 	if c.local == c.size {
 		return out, nil
 	}
+	// A payload is no larger than the file, and a chain visits no page twice: a hostile file
+	// neither allocates without bound nor loops.
+	if c.size > len(f.data) || f.usable <= 4 {
+		return nil, fmt.Errorf("a row of %d bytes in a file of %d", c.size, len(f.data))
+	}
 	next := int(binary.BigEndian.Uint32(p[c.offset+c.local:]))
+	seen := map[int]bool{}
 	for len(out) < c.size {
 		o := f.page(next)
-		if o == nil {
-			return nil, fmt.Errorf("bad overflow page %d", next)
+		if o == nil || seen[next] {
+			return nil, fmt.Errorf("bad or repeated overflow page %d", next)
 		}
+		seen[next] = true
 		n := min(c.size-len(out), f.usable-4)
 		out = append(out, o[4:4+n]...)
 		next = int(binary.BigEndian.Uint32(o))

@@ -3,6 +3,7 @@ package llb
 import (
 	"bytes"
 	"compress/gzip"
+	"encoding/binary"
 	"errors"
 	"io"
 	"os"
@@ -188,5 +189,37 @@ func TestVarint(t *testing.T) {
 		if v, n := varint(tt.in); v != tt.want || n != tt.n {
 			t.Errorf("varint(%x) = %d, %d; want %d, %d", tt.in, v, n, tt.want, tt.n)
 		}
+	}
+}
+
+// A hostile database's overflow chains end: a cycle, a page past the end, a row larger than
+// the file are errors, not loops or unbounded allocations.
+func TestPayloadOverflowChains(t *testing.T) {
+	const pageSize = 512
+	page := func(next uint32) []byte {
+		p := make([]byte, pageSize)
+		binary.BigEndian.PutUint32(p, next)
+		return p
+	}
+	// Page 1 holds a cell whose first 8 bytes are local, then the first overflow page.
+	first := make([]byte, pageSize)
+	binary.BigEndian.PutUint32(first[8:], 2)
+	tests := []struct {
+		name  string
+		pages [][]byte
+		size  int
+	}{
+		{"cycle", [][]byte{first, page(3), page(2)}, 1400},
+		{"self", [][]byte{first, page(2)}, 1400},
+		{"past the end", [][]byte{first, page(9)}, 1000},
+		{"larger than the file", [][]byte{first, page(0)}, 1 << 40},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f := &sqliteFile{data: bytes.Join(tc.pages, nil), pageSize: pageSize, usable: pageSize}
+			if _, err := f.payload(1, leafCell{offset: 0, local: 8, size: tc.size}); err == nil {
+				t.Error("no error")
+			}
+		})
 	}
 }
