@@ -327,7 +327,7 @@ targets:
 		t.Fatal(err)
 	}
 	layers := append(lfllb.StoreLayers(nixOut, plan), lfllb.Customisation(target, facts, nixOut))
-	layers = append(layers, lfllb.CopyLayers(target, mainContext, layers)...)
+	layers = append(layers, lfllb.CopyLayers(target, mainContext, layers, nil)...)
 
 	required := map[apicaps.CapID]bool{pb.CapMergeOp: true}
 	for _, c := range requiredCaps {

@@ -70,11 +70,9 @@ func (b *targetBuild) build(ctx context.Context, platform *ocispecs.Platform, _ 
 		if err != nil {
 			return nil, err
 		}
-		copies := lfllb.CopyLayers(b.target, *mainContext, layers)
-		for i := range copies {
-			copies[i].Constraints = append(copies[i].Constraints, location(b.source, b.target.Copy[i].Range))
-		}
-		layers = append(layers, copies...)
+		layers = append(layers, lfllb.CopyLayers(b.target, *mainContext, layers, func(r laingfile.Range) llb.ConstraintsOpt {
+			return location(b.source, r)
+		})...)
 	}
 
 	ref, err := b.solve(ctx, lfllb.Assemble(layers, b.merge), llb.Platform(target))

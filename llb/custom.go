@@ -307,7 +307,9 @@ const copySanitiseMode = "u-s,g-s,o-w"
 // replace theirs: the directories above dst are made first as the layers below make them, else
 // root's with mode 0755, so that a copy to /etc/app/ or $HOME/src/ changes neither /etc's nor
 // the home directory's owner or mode. dst itself is the copy's, like what is copied into it.
-func CopyLayers(t *laingfile.Target, context bkllb.State, below []Layer) []Layer {
+//
+// locate, when not nil, gives the constraint that ties a copy's ops to its Laingfile range.
+func CopyLayers(t *laingfile.Target, context bkllb.State, below []Layer, locate func(laingfile.Range) bkllb.ConstraintsOpt) []Layer {
 	made := map[string]Dir{}
 	for _, l := range below {
 		maps.Copy(made, l.Dirs)
@@ -343,10 +345,19 @@ func CopyLayers(t *laingfile.Target, context bkllb.State, below []Layer) []Layer
 		if c.Chmod != "" {
 			chmod = "--chmod=" + c.Chmod + " "
 		}
+		name := fmt.Sprintf("copy %s%s → %s", chmod, c.Src, c.Dst)
+		var constraints []bkllb.ConstraintsOpt
+		if locate != nil {
+			constraints = append(constraints, locate(c.Range))
+		}
+		// Copying into the directories made first changes their mtimes: the layer is a stamped
+		// copy of what the actions wrote.
+		staged := bkllb.Scratch().File(b.action, append(constraints, bkllb.WithCustomName(name+": stage"))...)
 		layers = append(layers, Layer{
-			Name:      fmt.Sprintf("copy %s%s → %s", chmod, c.Src, c.Dst),
-			CreatedBy: fmt.Sprintf("laingfile: copy %s%s %s", chmod, c.Src, c.Dst),
-			Action:    b.action,
+			Name:        name,
+			CreatedBy:   fmt.Sprintf("laingfile: copy %s%s %s", chmod, c.Src, c.Dst),
+			Action:      stamped(staged),
+			Constraints: constraints,
 		})
 	}
 	return layers

@@ -27,16 +27,8 @@ type written struct {
 // layerFiles marshals a layer on scratch and returns what it writes.
 func layerFiles(t *testing.T, l Layer) map[string]written {
 	t.Helper()
-	all, head := ops(t, bkllb.Scratch().File(l.Action))
-	// The layer is one copy, with fixed times, of the tree its input op writes.
-	layerOp := all[head]
-	stamp := layerOp.GetFile().Actions[0].GetCopy()
-	if len(layerOp.GetFile().Actions) != 1 || stamp == nil || stamp.Timestamp != LayerTime().UnixNano() || stamp.Owner != nil {
-		t.Fatalf("the layer is not a single time-stamping copy: %v", layerOp.GetFile().Actions)
-	}
-	staging := all[digest.Digest(layerOp.Inputs[0].Digest)]
 	out := map[string]written{}
-	for i, a := range staging.GetFile().Actions {
+	for i, a := range stagedActions(t, l) {
 		switch {
 		case a.GetMkfile() != nil:
 			m := a.GetMkfile()
@@ -55,6 +47,19 @@ func layerFiles(t *testing.T, l Layer) map[string]written {
 		}
 	}
 	return out
+}
+
+// stagedActions are the file actions of a stamped layer's staging op: the layer is one copy,
+// with fixed times, of the tree they write (see stamped).
+func stagedActions(t *testing.T, l Layer) []*pb.FileAction {
+	t.Helper()
+	all, head := ops(t, bkllb.Scratch().File(l.Action))
+	layerOp := all[head]
+	stamp := layerOp.GetFile().Actions[0].GetCopy()
+	if len(layerOp.GetFile().Actions) != 1 || stamp == nil || stamp.Timestamp != LayerTime().UnixNano() || stamp.Owner != nil {
+		t.Fatalf("the layer is not a single time-stamping copy: %v", layerOp.GetFile().Actions)
+	}
+	return all[digest.Digest(layerOp.Inputs[0].Digest)].GetFile().Actions
 }
 
 func ownerOf(o *pb.ChownOpt) string {
@@ -237,13 +242,12 @@ func TestCopyLayersOwner(t *testing.T) {
 		{Src: "s2/", Dst: "/d2/", Chown: "5:6", UID: 5, GID: 6},
 	}}
 	want := []string{"1000:1000", "0:0", "5:6"}
-	layers := CopyLayers(tg, bkllb.Local("context"), nil)
+	layers := CopyLayers(tg, bkllb.Local("context"), nil, nil)
 	if len(layers) != len(want) {
 		t.Fatalf("%d layers, want %d", len(layers), len(want))
 	}
 	for i, l := range layers {
-		all, head := ops(t, bkllb.Scratch().File(l.Action))
-		if got := ownerOf(all[head].GetFile().Actions[0].GetCopy().Owner); got != want[i] {
+		if got := ownerOf(stagedActions(t, l)[0].GetCopy().Owner); got != want[i] {
 			t.Errorf("copy %d: owner %s, want %s", i, got, want[i])
 		}
 	}
@@ -275,12 +279,11 @@ func TestCopyLayersMode(t *testing.T) {
 				tg := &laingfile.Target{Kind: kind, User: laingfile.User{Name: "u", UID: 1000, GID: 1000}, Copy: []laingfile.Copy{
 					{Src: "app/", Dst: "/app/", UID: 1000, GID: 1000, Chmod: tt.chmod},
 				}}
-				layers := CopyLayers(tg, bkllb.Local("context"), nil)
+				layers := CopyLayers(tg, bkllb.Local("context"), nil, nil)
 				if len(layers) != 1 {
 					t.Fatalf("%d layers, want 1", len(layers))
 				}
-				all, head := ops(t, bkllb.Scratch().File(layers[0].Action))
-				actions := all[head].GetFile().GetActions()
+				actions := stagedActions(t, layers[0])
 				if len(actions) != 1 || actions[0].GetCopy() == nil {
 					t.Fatalf("the layer is not one copy: %v", actions)
 				}
@@ -307,9 +310,8 @@ func TestCopyLayersParsedChmod(t *testing.T) {
 		t.Fatal(err)
 	}
 	var got []string
-	for _, l := range CopyLayers(f.Targets[0], bkllb.Local("context"), nil) {
-		all, head := ops(t, bkllb.Scratch().File(l.Action))
-		c := all[head].GetFile().GetActions()[0].GetCopy()
+	for _, l := range CopyLayers(f.Targets[0], bkllb.Local("context"), nil, nil) {
+		c := stagedActions(t, l)[0].GetCopy()
 		got = append(got, fmt.Sprintf("%#o %q", c.Mode, c.ModeStr))
 	}
 	if want := []string{`0 "u-s,g-s,o-w"`, `0750 ""`, `0 "a=rX,u+w"`}; strings.Join(got, "; ") != strings.Join(want, "; ") {
@@ -337,9 +339,8 @@ func TestCopyLayersParents(t *testing.T) {
 		t.Run(tc.dst, func(t *testing.T) {
 			tg := *run
 			tg.Copy = []laingfile.Copy{{Src: "x", Dst: tc.dst, Chown: "root", UID: 0, GID: 0}}
-			l := CopyLayers(&tg, bkllb.Local("context"), []Layer{custom})[0]
-			all, head := ops(t, bkllb.Scratch().File(l.Action))
-			actions := all[head].GetFile().Actions
+			l := CopyLayers(&tg, bkllb.Local("context"), []Layer{custom}, nil)[0]
+			actions := stagedActions(t, l)
 			got := map[string]string{}
 			for i, a := range actions {
 				c := a.GetCopy()
