@@ -88,6 +88,7 @@ func Build(ctx context.Context, c gwclient.Client) (res *gwclient.Result, err er
 		file:   file,
 		target: target,
 		source: src.SourceMap,
+		warnAt: src.Warn,
 		epoch:  epoch,
 		merge:  caps.merge(),
 	}

@@ -41,7 +41,8 @@ func (b builderCaps) merge() bool {
 
 // buildNeeds is what one build asks of the builder beyond what every build needs.
 type buildNeeds struct {
-	// Secrets: a substituter with a `secret:`, mounted into the Nix step.
+	// Secrets: a substituter with a `secret:` or a `push:` signing key, mounted into the Nix
+	// or push step.
 	Secrets bool
 	// Platforms: more than one returns a result per platform.
 	Platforms int
@@ -56,7 +57,7 @@ type buildNeeds struct {
 func needsOf(f *laingfile.File, platforms int, cacheImports int) buildNeeds {
 	n := buildNeeds{Platforms: platforms, CacheImports: cacheImports > 0}
 	for _, s := range f.Substituters {
-		if s.Secret != "" {
+		if s.Secret != "" || s.Push != nil {
 			n.Secrets = true
 		}
 	}

@@ -204,6 +204,9 @@ func (b *targetBuild) missingSecret(err error) error {
 		if s.Secret != "" && strings.Contains(err.Error(), "secret "+s.Secret+": not found") {
 			return located(fmt.Errorf("the binary cache %s needs the build secret %q: pass it with --secret id=%s,src=FILE (or env=VARIABLE)", s.URL, s.Secret, s.Secret), b.source, s.Range)
 		}
+		if s.Push != nil && strings.Contains(err.Error(), "secret "+s.Push.SigningKey+": not found") {
+			return located(fmt.Errorf("pushing to the binary cache %s needs the build secret %q with the cache's signing key: pass it with --secret id=%s,src=FILE (or env=VARIABLE)", s.URL, s.Push.SigningKey, s.Push.SigningKey), b.source, s.Push.Range)
+		}
 	}
 	return err
 }

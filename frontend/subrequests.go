@@ -55,6 +55,9 @@ func secrets(f *laingfile.File) []outline.Secret {
 		if s.Secret != "" {
 			out = append(out, outline.Secret{Name: s.Secret, Required: true, Location: &pb.Location{Ranges: []*pb.Range{pbRange(s.Range)}}})
 		}
+		if s.Push != nil {
+			out = append(out, outline.Secret{Name: s.Push.SigningKey, Required: true, Location: &pb.Location{Ranges: []*pb.Range{pbRange(s.Push.Range)}}})
+		}
 	}
 	return out
 }

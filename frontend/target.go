@@ -26,6 +26,8 @@ type targetBuild struct {
 	file   *laingfile.File
 	target *laingfile.Target
 	source *llb.SourceMap
+	// warnAt shows a warning with the Laingfile's lines (dockerui.Source.Warn).
+	warnAt func(context.Context, string, gwclient.WarnOpts)
 	epoch  *time.Time
 	merge  bool
 	// pin is the nixpkgs the Laingfile asks for; nixpkgs is the `nixpkgs` named context that
@@ -55,6 +57,9 @@ func (b *targetBuild) build(ctx context.Context, platform *ocispecs.Platform, _ 
 	}
 	facts, err := b.realise(ctx, nixOut, target)
 	if err != nil {
+		return nil, err
+	}
+	if err := b.pushToCaches(ctx, step, nixOut); err != nil {
 		return nil, err
 	}
 
@@ -132,7 +137,7 @@ func (b *targetBuild) nixStep(ctx context.Context, system string, buildPlatform 
 		BuildPlatform: buildPlatform,
 		Request:       lfllb.NixRequest(b.file, b.target, system, pin),
 		Substituters:  b.file.Substituters,
-		Constraints:   []llb.ConstraintsOpt{location(b.source, packageRanges(b.target)...)},
+		Constraints:   []llb.ConstraintsOpt{location(b.source, append(packageRanges(b.target), substituterRanges(b.file)...)...)},
 	}
 	if b.nixpkgs != nil {
 		st, _, err := b.nixpkgs.Load(ctx)
@@ -180,6 +185,15 @@ func (b *targetBuild) realise(ctx context.Context, nixOut llb.State, target ocis
 	if len(report.Problems) > 0 {
 		return lfllb.Facts{}, b.packageProblems(report.Problems, read)
 	}
+	if data, err := read("substituters.tsv"); err == nil {
+		reports, err := parseCacheReports(data)
+		if err != nil {
+			return lfllb.Facts{}, err
+		}
+		for _, w := range cacheWarnings(b.file.Substituters, reports) {
+			b.warn(ctx, w)
+		}
+	}
 
 	profile, err := read("profile")
 	if err != nil {
@@ -216,6 +230,15 @@ func (b *targetBuild) realise(ctx context.Context, nixOut llb.State, target ocis
 		Packages:       packages,
 		NixDB:          nixDB,
 	}, nil
+}
+
+// substituterRanges are the Laingfile's binary caches, which a failing Nix step may point at.
+func substituterRanges(f *laingfile.File) []laingfile.Range {
+	var ranges []laingfile.Range
+	for _, s := range f.Substituters {
+		ranges = append(ranges, s.Range)
+	}
+	return ranges
 }
 
 // packageRanges are the Laingfile lines that decide what Nix realises.

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Starts, reports on and stops the local test environment: a registry on
 # 127.0.0.1:5000, buildkitd on unix:///run/laingfile/buildkitd.sock with an arm64
-# emulator registered, the buildx builder "laingfile" pointing at it, and two Docker
+# emulator registered, the buildx builder "laingfile" pointing at it, the Nix binary
+# cache server on 127.0.0.1:5001 (hack/binarycache; hack/binary-cache.sh makes what
+# it serves), and two Docker
 # Engines whose default builders (buildx's `docker` driver) are what most users
 # build with: one on the classic image store and one on the containerd image store,
 # as the docker contexts laingfile-classic and laingfile-containerd.
@@ -185,6 +187,62 @@ check_platforms() {
 	[[ ,$p, == *,linux/arm64,* ]] ||
 		die "buildkitd lists no linux/arm64 (platforms: $p); binfmt was probably registered after it started: run hack/env.sh down && hack/env.sh up"
 	log "buildkitd platforms: $p"
+}
+
+# The binary cache server: hack/binarycache built where the daemon runs it from, its
+# push caches (empty at each start) and its token (written once, root only).
+BINARY_CACHE_BIN=$LAINGFILE_CACHE/binarycache/bin/binarycache
+BINARY_CACHE_PUSH=$LAINGFILE_STATE/binarycache-push
+
+binary_cache_answers() { [[ $(http_status "$LAINGFILE_BINARY_CACHE_ADDR" /signed/nix-cache-info) == 200 ]]; }
+
+# build_binary_cache_server builds hack/binarycache and succeeds when the binary changed. The
+# new file is renamed into place, so a running server keeps the old one until it restarts.
+build_binary_cache_server() {
+	command -v go >/dev/null || die "go is not on PATH (hack/binarycache is a Go program); run hack/tools.sh"
+	mkdir -p "$(dirname "$BINARY_CACHE_BIN")"
+	(cd "$REPO_ROOT" && go build -trimpath -buildvcs=false -o "$BINARY_CACHE_BIN.new" ./hack/binarycache)
+	if cmp -s "$BINARY_CACHE_BIN.new" "$BINARY_CACHE_BIN"; then
+		rm -f "$BINARY_CACHE_BIN.new"
+		return 1
+	fi
+	log "installing $BINARY_CACHE_BIN"
+	mv -f "$BINARY_CACHE_BIN.new" "$BINARY_CACHE_BIN"
+}
+
+ensure_binary_cache_token() {
+	local f=$LAINGFILE_BINARY_CACHE_TOKEN
+	[[ -s $f ]] && return
+	log "writing a new binary cache token to $f (root only)"
+	(umask 077 && od -An -N24 -tx1 /dev/urandom | tr -d ' \n' >"$f.new")
+	mv -f "$f.new" "$f"
+}
+
+start_binary_cache() {
+	local pid changed=0
+	if build_binary_cache_server; then changed=1; fi
+	ensure_binary_cache_token
+	if pid=$(pid_of binarycache); then
+		if ((changed)); then
+			log "hack/binarycache changed; restarting the binary cache server"
+			stop_daemon binarycache
+		else
+			log "binary cache server already running (pid $pid)"
+		fi
+	fi
+	if ! pid_of binarycache >/dev/null; then
+		rm -rf "$BINARY_CACHE_PUSH"
+		mkdir -p "$BINARY_CACHE_PUSH"
+		log "starting the binary cache server on http://$LAINGFILE_BINARY_CACHE_ADDR ($LAINGFILE_BINARY_CACHE)"
+		start_daemon binarycache "$BINARY_CACHE_BIN" serve -addr "$LAINGFILE_BINARY_CACHE_ADDR" \
+			-root "$LAINGFILE_BINARY_CACHE" -push-dir "$BINARY_CACHE_PUSH" -token-file "$LAINGFILE_BINARY_CACHE_TOKEN"
+	fi
+	if ! { wait_until 30 binary_cache_answers && pid_of binarycache >/dev/null; }; then
+		tail -n 20 "$LAINGFILE_LOGS/binarycache.log" >&2
+		die "the binary cache server does not answer on http://$LAINGFILE_BINARY_CACHE_ADDR (log: $LAINGFILE_LOGS/binarycache.log)"
+	fi
+	[[ -f $LAINGFILE_BINARY_CACHE/keys/public ]] ||
+		warn "the binary caches are not made yet: run hack/binary-cache.sh (hack/setup.sh does)"
 }
 
 builder_exists() { docker buildx inspect "$LAINGFILE_BUILDER" >/dev/null 2>&1; }
@@ -407,6 +465,7 @@ cmd_up() {
 	start_buildkitd
 	check_platforms
 	ensure_builder
+	start_binary_cache
 	local e
 	for e in "${LAINGFILE_ENGINES[@]}"; do
 		start_engine "$e"
@@ -417,11 +476,13 @@ cmd_up() {
 ==> environment up
     buildkit:  BUILDKIT_HOST=$LAINGFILE_SOCK  (buildctl --addr $LAINGFILE_SOCK debug workers)
     registry:  http://$LAINGFILE_REGISTRY  (push to $LAINGFILE_REGISTRY/NAME:TAG; plain http)
+    nix cache: http://$LAINGFILE_BINARY_CACHE_ADDR/{signed,unsigned} public, /private and /push/NAME with the
+               token in $LAINGFILE_BINARY_CACHE_TOKEN (HTTP Basic, any user); made by hack/binary-cache.sh
     buildx:    docker buildx build --builder $LAINGFILE_BUILDER ...  (or BUILDX_BUILDER=$LAINGFILE_BUILDER)
     engines:   docker --context laingfile-classic buildx build ...     (classic image store)
                docker --context laingfile-containerd buildx build ...  (containerd image store)
                default builders (buildx's docker driver); bridges lf-classic, lf-containerd (no NAT)
-    logs:      $LAINGFILE_LOGS/{buildkitd,registry,docker-classic,docker-containerd}.log
+    logs:      $LAINGFILE_LOGS/{buildkitd,registry,binarycache,docker-classic,docker-containerd}.log
     stop:      hack/env.sh down
 EOF
 }
@@ -450,6 +511,18 @@ cmd_status() {
 		echo "buildx:     builder $LAINGFILE_BUILDER -> $LAINGFILE_SOCK"
 	else
 		echo "buildx:     no builder $LAINGFILE_BUILDER"
+		ok=1
+	fi
+	if pid=$(pid_of binarycache) && binary_cache_answers; then
+		echo "binarycache: running  pid $pid  http://$LAINGFILE_BINARY_CACHE_ADDR"
+	else
+		echo "binarycache: not running"
+		ok=1
+	fi
+	if [[ -f $LAINGFILE_BINARY_CACHE/keys/public ]]; then
+		echo "            caches $LAINGFILE_BINARY_CACHE, key $(<"$LAINGFILE_BINARY_CACHE/keys/public")"
+	else
+		echo "            no caches in $LAINGFILE_BINARY_CACHE; run hack/binary-cache.sh"
 		ok=1
 	fi
 	local e name ctx store
@@ -485,6 +558,8 @@ cmd_down() {
 		fi
 		rm -f "$MARK_BUILDER_CREATED"
 	fi
+	stop_daemon binarycache
+	rm -rf "$BINARY_CACHE_PUSH"
 	stop_daemon buildkitd remove_build_containers
 	remove_build_containers
 	stop_daemon registry

@@ -10,6 +10,12 @@ LAINGFILE_LOGS=/var/log/laingfile
 LAINGFILE_SOCK=unix://$LAINGFILE_RUN/buildkitd.sock
 LAINGFILE_REGISTRY=127.0.0.1:5000
 LAINGFILE_BUILDER=laingfile
+# The test Nix binary caches: hack/binary-cache.sh makes them (keys/, signed/, unsigned/) and
+# hack/env.sh serves them on http://LAINGFILE_BINARY_CACHE_ADDR; the token of /private and
+# /push is in LAINGFILE_BINARY_CACHE_TOKEN (root only). test/testenv/binarycache.go agrees.
+LAINGFILE_BINARY_CACHE=$LAINGFILE_CACHE/binarycache/cache
+LAINGFILE_BINARY_CACHE_ADDR=127.0.0.1:5001
+LAINGFILE_BINARY_CACHE_TOKEN=$LAINGFILE_RUN/binary-cache.token
 # The Docker Engines hack/env.sh starts, one per image store; each is reachable as the
 # docker context laingfile-STORE, whose default builder is buildx's `docker` driver.
 LAINGFILE_ENGINES=(classic containerd)

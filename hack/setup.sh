@@ -9,5 +9,6 @@ cd "$REPO_ROOT"
 hack/tools.sh
 hack/env.sh up
 hack/nix-builder.sh
+hack/binary-cache.sh
 hack/frontend-image.sh
 hack/buildkit-image.sh

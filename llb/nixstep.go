@@ -167,6 +167,7 @@ func (s NixStep) State(target ocispecs.Platform) (bkllb.State, error) {
 	at := bkllb.WithCreatedTime(LayerTime())
 	inputs := bkllb.Mkfile("/build.nix", 0o644, nixsets.BuildExpression(), at).
 		Mkfile("/build.sh", 0o644, []byte(nixsets.BuildScript()), at).
+		Mkfile("/nixopts.sh", 0o644, []byte(nixsets.NixOptionsScript()), at).
 		Mkfile("/request.json", 0o644, reqJSON, at).
 		Mkdir("/overlays", 0o755, at)
 	for _, o := range nixsets.Overlays() {
@@ -174,9 +175,29 @@ func (s NixStep) State(target ocispecs.Platform) (bkllb.State, error) {
 	}
 	input := bkllb.Scratch().File(inputs, bkllb.WithCustomName("nix: write the build request"))
 
-	opts := []bkllb.RunOption{
-		bkllb.Args([]string{s.Tools.BinDir() + "/sh", stepInputDir + "/build.sh"}),
+	opts := append(s.runOptions("build.sh", input),
 		bkllb.AddEnv("LAINGFILE_SYSTEM", s.Request.System),
+		bkllb.WithCustomName(s.Name(target)),
+	)
+	if s.Nixpkgs != nil {
+		opts = append(opts, bkllb.AddMount(stepNixpkgsDir, *s.Nixpkgs, bkllb.Readonly))
+	}
+	if s.Context != nil {
+		opts = append(opts, bkllb.AddMount(stepContextDir, *s.Context, bkllb.Readonly))
+	}
+	for _, c := range s.Constraints {
+		opts = append(opts, c)
+	}
+	run := s.Builder.Run(opts...)
+	return run.AddMount(stepOutDir, bkllb.Scratch()), nil
+}
+
+// runOptions are what the build and push steps share: the script from input (mounted at
+// /laingfile), the builder image's own tools on PATH and read-only over the shared /nix, a
+// private /tmp, and the Laingfile's caches with their secrets.
+func (s NixStep) runOptions(script string, input bkllb.State) []bkllb.RunOption {
+	opts := []bkllb.RunOption{
+		bkllb.Args([]string{s.Tools.BinDir() + "/sh", stepInputDir + "/" + script}),
 		bkllb.AddEnv("PATH", s.Tools.BinDir()),
 		bkllb.AddEnv("HOME", "/root"),
 		bkllb.AddEnv("USER", "root"),
@@ -190,20 +211,39 @@ func (s NixStep) State(target ocispecs.Platform) (bkllb.State, error) {
 	opts = append(opts,
 		bkllb.AddMount(stepInputDir, input, bkllb.Readonly),
 		bkllb.AddMount("/tmp", bkllb.Scratch(), bkllb.Tmpfs()),
-		bkllb.WithCustomName(s.Name(target)),
 	)
-	if s.Nixpkgs != nil {
-		opts = append(opts, bkllb.AddMount(stepNixpkgsDir, *s.Nixpkgs, bkllb.Readonly))
+	return append(opts, s.substituterOptions()...)
+}
+
+// pushKeyFile is where the push step finds the cache's signing key.
+const pushKeyFile = secretDir + "/push-key"
+
+// PushState is the step that pushes to the cache sub (which has Push set) the store paths of
+// nixOut's image that Nix built on this builder and the cache lacks. Its output holds
+// OutputDir/push-warning, which says why when a best-effort push failed.
+func (s NixStep) PushState(nixOut bkllb.State, sub laingfile.Substituter, constraints ...bkllb.ConstraintsOpt) bkllb.State {
+	at := bkllb.WithCreatedTime(LayerTime())
+	input := bkllb.Scratch().File(
+		bkllb.Mkfile("/push.sh", 0o644, []byte(nixsets.PushScript()), at).
+			Mkfile("/nixopts.sh", 0o644, []byte(nixsets.NixOptionsScript()), at).
+			Mkdir("/step", 0o755, at), // where the build step's reports are mounted
+		bkllb.WithCustomName("cache: write the push script"))
+	bestEffort := "0"
+	if sub.Push.BestEffort {
+		bestEffort = "1"
 	}
-	opts = append(opts, s.substituterOptions()...)
-	if s.Context != nil {
-		opts = append(opts, bkllb.AddMount(stepContextDir, *s.Context, bkllb.Readonly))
-	}
-	for _, c := range s.Constraints {
+	opts := append(s.runOptions("push.sh", input),
+		bkllb.AddMount(stepInputDir+"/step", nixOut, bkllb.SourcePath(OutputDir), bkllb.Readonly),
+		bkllb.AddSecret(pushKeyFile, bkllb.SecretID(sub.Push.SigningKey)),
+		bkllb.AddEnv("LAINGFILE_PUSH_URL", sub.URL),
+		bkllb.AddEnv("LAINGFILE_PUSH_KEY", pushKeyFile),
+		bkllb.AddEnv("LAINGFILE_PUSH_BEST_EFFORT", bestEffort),
+		bkllb.WithCustomName("cache: push to "+sub.URL),
+	)
+	for _, c := range constraints {
 		opts = append(opts, c)
 	}
-	run := s.Builder.Run(opts...)
-	return run.AddMount(stepOutDir, bkllb.Scratch()), nil
+	return s.Builder.Run(opts...).AddMount(stepOutDir, bkllb.Scratch())
 }
 
 // builderStore is the builder's /nix as a state of its own. Seeding the cache mount from the

@@ -2,43 +2,18 @@
 # Inputs: /laingfile/{build.nix,request.json,overlays/}, the nixpkgs source at /nixpkgs when the
 # build pins it by a build context, and LAINGFILE_SYSTEM (the target system).
 # Outputs in /out: laingfile/report.json always; when there are no problems also
-# laingfile/profile (the profile's store path), laingfile/closure (the closure in Nix's
+# laingfile/profile (the profile's store path), laingfile/paths (the closure, a path per line),
+# laingfile/closure (the closure in Nix's
 # registration format: path, narHash, narSize, deriver, reference count, references),
+# laingfile/substituters.tsv (what each of the Laingfile's caches gave),
 # laingfile/nixdb/{db.sqlite,schema} (a Nix database of the closure) and the closure itself
 # under nix/store.
 set -eu
 out=/out/laingfile
 mkdir -p "$out" /out/nix/store
 
-# Nix runs as root inside a build container, without its sandbox (which needs privileges a
-# build container does not have). Derivations build as Nix's build users (nixbld1..32 in
-# every nixos/nix image), never as root: the /nix cache mount is shared by every project on
-# this builder, and a build user can write only its own outputs, not the store, the database
-# or the profiles. The target system is added to extra-platforms so that a build Nix cannot
-# substitute runs under binfmt emulation.
-set -- --option sandbox false --option build-users-group nixbld \
-	--option extra-platforms "$LAINGFILE_SYSTEM"
-# The Laingfile's binary caches (`substituters:`) come on top of the builder's own. A private
-# cache's token arrives as a secret file (LAINGFILE_NETRC lists host,login,file) and goes into
-# a netrc in /tmp, a tmpfs that no output or cache record contains.
-if [ -n "${LAINGFILE_SUBSTITUTERS:-}" ]; then
-	set -- "$@" --option extra-substituters "$LAINGFILE_SUBSTITUTERS"
-fi
-if [ -n "${LAINGFILE_TRUSTED_PUBLIC_KEYS:-}" ]; then
-	set -- "$@" --option extra-trusted-public-keys "$LAINGFILE_TRUSTED_PUBLIC_KEYS"
-fi
-if [ -n "${LAINGFILE_NETRC:-}" ]; then
-	netrc=/tmp/laingfile-netrc
-	(umask 077 && : >"$netrc")
-	for entry in $LAINGFILE_NETRC; do
-		host=${entry%%,*} rest=${entry#*,}
-		login=${rest%%,*} file=${rest#*,}
-		printf 'machine %s' "$host" >>"$netrc"
-		if [ -n "$login" ]; then printf ' login %s' "$login" >>"$netrc"; fi
-		printf ' password %s\n' "$(cat "$file")" >>"$netrc"
-	done
-	set -- "$@" --option netrc-file "$netrc"
-fi
+# Nix's settings for this step: build users, the Laingfile's caches and their netrc.
+. /laingfile/nixopts.sh
 expr="/laingfile/build.nix --argstr requestFile /laingfile/request.json"
 
 # The script runs with the builder image's tools: Nix, bash, coreutils, grep, tar, gzip,
@@ -96,17 +71,23 @@ fi
 drvs=$(nix-instantiate "$@" $expr -A realise)
 # shellcheck disable=SC2086
 nix-store "$@" --realise --dry-run $drvs 2>/tmp/plan
-built=0 substituted=0
+built=0 substituted=0 download=""
 while IFS= read -r line; do
 	case $line in
 	"these "*" derivations will be built:") n=${line#these } built=${n%% *} ;;
 	"this derivation will be built:") built=1 ;;
-	"these "*" paths will be fetched"*) n=${line#these } substituted=${n%% *} ;;
-	"this path will be fetched"*) substituted=1 ;;
+	"these "*" paths will be fetched"* | "this path will be fetched"*)
+		case $line in
+		"these "*) n=${line#these } substituted=${n%% *} ;;
+		*) substituted=1 ;;
+		esac
+		# "(12.34 MiB download, 56.78 MiB unpacked):"
+		case $line in *" download"*) n=${line#*(} download=" (${n%% download*} download)" ;; esac
+		;;
 	"  /nix/store/"*.drv) n=${line#  /nix/store/*-} && echo "nix: to build ${n%.drv}" ;;
 	esac
 done </tmp/plan
-echo "nix: realising: $substituted paths to substitute, $built to build"
+echo "nix: realising: $substituted paths to substitute$download, $built to build"
 # Nix filters its builders' system calls (no setuid files, …). Where Nix itself runs under
 # QEMU user emulation (a builder node of another architecture) the kernel refuses the filter;
 # only then the builds run without it.
@@ -119,12 +100,43 @@ realise() {
 	} | tee /tmp/realise-log >&2
 	[ "$(cat /tmp/realise-status)" = 0 ]
 }
+# cacheFailure URL prints Nix's first complaint about a cache (unreachable, a refused token),
+# from the evaluation and realisation logs.
+cacheFailure() {
+	cat /tmp/eval-log /tmp/realise-log 2>/dev/null | grep -F "'${1%/}" |
+		grep -E "unable to download|HTTP error|disabling binary cache|Couldn't|does not appear to be a binary cache" |
+		head -n 1 | tr '\t' ' '
+}
 if ! realise "$@"; then
-	grep -q "unable to load seccomp BPF program" /tmp/realise-log || exit 1
-	echo "nix: Nix runs emulated here and cannot filter its builders' system calls; building without the filter"
-	realise "$@" --option filter-syscalls false
+	if grep -q "unable to load seccomp BPF program" /tmp/realise-log; then
+		echo "nix: Nix runs emulated here and cannot filter its builders' system calls; building without the filter"
+		realise "$@" --option filter-syscalls false
+	else
+		for url in ${LAINGFILE_SUBSTITUTERS:-}; do
+			failure=$(cacheFailure "$url")
+			if [ -n "$failure" ]; then
+				echo "nix: the binary cache $url failed (see its substituters: entry): $failure" >&2
+			fi
+		done
+		exit 1
+	fi
 fi
+# What happened, from Nix's own account: a path the plan fetched may have been built after all
+# (a signature no key trusts, a cache that failed).
+built=$(grep -c "^building '" /tmp/realise-log || true)
+substituted=$(grep -c "^copying path '" /tmp/realise-log || true)
 echo "nix: substituted $substituted paths, built $built"
+# Per cache of the Laingfile: the paths fetched from it, the substitutes ignored for want of a
+# trusted signature, and the first failure, tab-separated, for the frontend's warnings.
+: >"$out/substituters.tsv"
+for url in ${LAINGFILE_SUBSTITUTERS:-}; do
+	u=${url%/}
+	fetched=$(grep "^copying path '" /tmp/realise-log | grep -c -F "from '$u'" || true)
+	untrusted=$(grep -F "from '$u'" /tmp/realise-log | grep -c -F "not signed by any of the keys" || true)
+	failure=$(cacheFailure "$url")
+	if [ "$fetched" != 0 ]; then echo "nix: fetched $fetched paths from $url"; fi
+	printf '%s\t%s\t%s\t%s\n' "$url" "$fetched" "$untrusted" "$failure" >>"$out/substituters.tsv"
+done
 
 profile=$(fromReport 'report.profile')
 echo "$profile" >"$out/profile"
@@ -162,7 +174,6 @@ echo "nix: copying $count store paths"
 while read -r p; do
 	cp -a "$p" /out/nix/store/
 done <"$out/paths"
-rm "$out/paths"
 find /out/nix/store -mindepth 1 ! -type l \( ! -user 0 -o -perm -4000 -o -perm -2000 -o -perm -1000 \
 	-o -perm -0200 -o -perm -0020 -o -perm -0002 \) >/tmp/noncanonical
 if [ -s /tmp/noncanonical ]; then

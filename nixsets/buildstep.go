@@ -13,11 +13,23 @@ var buildExpression []byte
 //go:embed build.sh
 var buildScript string
 
+//go:embed push.sh
+var pushScript string
+
+//go:embed nixopts.sh
+var nixOptionsScript string
+
 // BuildExpression is the Nix file the build step evaluates (see Request for its input).
 func BuildExpression() []byte { return buildExpression }
 
 // BuildScript is the POSIX shell script the build step runs in the Nix builder.
 func BuildScript() string { return buildScript }
+
+// PushScript is the POSIX shell script the push step runs in the Nix builder.
+func PushScript() string { return pushScript }
+
+// NixOptionsScript is sourced by both scripts, as nixopts.sh next to them: Nix's settings.
+func NixOptionsScript() string { return nixOptionsScript }
 
 // Request is the input of the build expression, written to request.json.
 type Request struct {

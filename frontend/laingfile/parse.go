@@ -18,8 +18,10 @@ var (
 	userKeys    = []string{"name", "uid", "gid", "home"}
 	copyKeys    = []string{"src", "dst", "chown", "chmod"}
 	// substituterKeys are the keys of a `substituters:` entry.
-	substituterKeys = []string{"url", "publicKey", "secret", "login"}
-	kinds           = []string{string(KindDevcontainer), string(KindRuntime)}
+	substituterKeys = []string{"url", "publicKey", "secret", "login", "push"}
+	// pushKeys are the keys of a substituter's `push:`.
+	pushKeys = []string{"signingKey", "bestEffort"}
+	kinds    = []string{string(KindDevcontainer), string(KindRuntime)}
 	// ociConfigKeys are the fields of the OCI image config ("config" in the image JSON).
 	ociConfigKeys = []string{"User", "ExposedPorts", "Env", "Entrypoint", "Cmd", "Volumes", "WorkingDir", "Labels", "StopSignal", "ArgsEscaped", "Healthcheck", "OnBuild", "Shell"}
 )
@@ -424,14 +426,11 @@ func (c *checker) substituters(n *node) []Substituter {
 				}
 				sub.PublicKeys = keys
 			case "secret":
-				s, ok := c.str(v, what+".secret", "the id of a build secret")
-				if !ok {
-					valid = false
-				} else if !secretIDRe.MatchString(s) {
-					c.errorf(v.rng, "%s.secret: invalid secret id %q: expected letters, digits, \".\", \"_\" and \"-\", as in --secret id=%s", what, s, "cachetoken")
-					valid = false
-				}
-				sub.Secret = s
+				s, ok := c.checkedStr(v, what+".secret", "the id of a build secret", checkSecretID)
+				sub.Secret, valid = s, valid && ok
+			case "push":
+				push, ok := c.push(v, what+".push")
+				sub.Push, valid = push, valid && ok
 			case "login":
 				loginEntry = e
 				s, ok := c.checkedStr(v, what+".login", "a user name", checkLogin)
@@ -455,6 +454,40 @@ func (c *checker) substituters(n *node) []Substituter {
 		}
 	}
 	return out
+}
+
+// push reads a substituter's `push:` mapping: the build secret with the signing key, and
+// whether a failed push only warns.
+func (c *checker) push(n *node, what string) (*Push, bool) {
+	if n.kind != kindMap {
+		c.typeError(n, what, "a mapping {signingKey, bestEffort}")
+		return nil, false
+	}
+	p := &Push{Range: n.rng}
+	valid, hasKey := true, false
+	for _, e := range c.mapping(n, what) {
+		v := e.val
+		switch e.key {
+		case "signingKey":
+			hasKey = true
+			s, ok := c.checkedStr(v, what+".signingKey", "the id of a build secret holding the cache's signing key", checkSecretID)
+			p.SigningKey, valid = s, valid && ok
+		case "bestEffort":
+			if v.kind != kindBool {
+				c.typeError(v, what+".bestEffort", "true or false")
+				valid = false
+				continue
+			}
+			p.BestEffort = strings.EqualFold(v.text, "true")
+		default:
+			c.unknownKey(e, "in "+what, pushKeys)
+		}
+	}
+	if !hasKey {
+		c.errorf(n.rng, "%s: missing \"signingKey\" (the id of a build secret holding the key paths are signed with, as nix-store --generate-binary-cache-key writes it)", what)
+		valid = false
+	}
+	return p, valid
 }
 
 func (c *checker) targets(e *entry) []*Target {

@@ -85,7 +85,18 @@ type Substituter struct {
 	Secret string
 	// Login is the user name sent with the secret, for caches that want one.
 	Login string
+	// Push, when set, makes the build push what it built to this cache.
+	Push  *Push
 	Range Range
+}
+
+// Push is a substituter's `push:`: the build uploads the store paths it built (not those it
+// fetched) that the cache lacks, signed with the key in the build secret SigningKey, with the
+// cache's Secret as its token. A failed push fails the build unless BestEffort.
+type Push struct {
+	SigningKey string
+	BestEffort bool
+	Range      Range
 }
 
 // Overlay is a built-in overlay name (Name set) or a file in the build context (Path set, cleaned

@@ -158,6 +158,14 @@ func credentialsProblem(s string) string {
 	return quoteURL(s) + " has credentials in it; give them as a secret (secret: <id>) so that they stay out of the image and the cache"
 }
 
+// checkSecretID checks the id of a build secret.
+func checkSecretID(s string) string {
+	if !secretIDRe.MatchString(s) {
+		return fmt.Sprintf("invalid secret id %q: expected letters, digits, \".\", \"_\" and \"-\", as in --secret id=%s", s, "cachetoken")
+	}
+	return ""
+}
+
 // quoteURL quotes a URL for a message, without its credentials.
 func quoteURL(s string) string { return strconv.Quote(redact.URLs(s)) }
 

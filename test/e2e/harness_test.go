@@ -49,12 +49,15 @@ type buildRequest struct {
 	CacheExports []client.CacheOptionsEntry
 	// Client is the daemon to build on (default: the environment's).
 	Client *client.Client
+	// Builder replaces the environment's Nix builder image (a reference in the registry).
+	Builder string
 }
 
 // buildResult is what a build returned and what it printed.
 type buildResult struct {
 	Response *client.SolveResponse
 	Vertexes map[string]*client.Vertex // by digest, last status seen
+	Warnings []*client.VertexWarning
 	Log      string
 }
 
@@ -66,7 +69,10 @@ func runBuild(t *testing.T, req buildRequest) (*buildResult, error) {
 		c = testenv.Client(t)
 	}
 	root := testenv.RepoRoot(t)
-	builder := testenv.BuilderImage(t)
+	builder := req.Builder
+	if builder == "" {
+		builder = testenv.BuilderImage(t)
+	}
 	if req.Filename == "" {
 		req.Filename = "Laingfile"
 	}
@@ -128,6 +134,7 @@ func runBuild(t *testing.T, req buildRequest) (*buildResult, error) {
 	ch := make(chan *client.SolveStatus)
 	var log bytes.Buffer
 	vertexes := map[string]*client.Vertex{}
+	var warnings []*client.VertexWarning
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
@@ -145,6 +152,7 @@ func runBuild(t *testing.T, req buildRequest) (*buildResult, error) {
 				for _, v := range s.Vertexes {
 					vertexes[v.Digest.String()] = v
 				}
+				warnings = append(warnings, s.Warnings...)
 				inner <- s
 			}
 		}()
@@ -152,7 +160,7 @@ func runBuild(t *testing.T, req buildRequest) (*buildResult, error) {
 	}()
 	resp, err := c.Build(ctx, opt, "", frontend.Build, ch)
 	wg.Wait()
-	res := &buildResult{Response: resp, Vertexes: vertexes, Log: log.String()}
+	res := &buildResult{Response: resp, Vertexes: vertexes, Warnings: warnings, Log: log.String()}
 	if err != nil && testing.Verbose() {
 		t.Logf("build log:\n%s", res.Log)
 	}
