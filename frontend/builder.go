@@ -2,14 +2,17 @@ package frontend
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path"
 	"strings"
 
 	"github.com/moby/buildkit/client/llb"
+	"github.com/moby/buildkit/client/llb/sourceresolver"
 	"github.com/moby/buildkit/frontend/dockerui"
 	gwclient "github.com/moby/buildkit/frontend/gateway/client"
+	"github.com/opencontainers/go-digest"
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/laingville/laingfile/internal/nar"
@@ -18,28 +21,48 @@ import (
 )
 
 // builder is the Nix builder image at the build platform: the `nix-builder` named context when
-// given (docker-image://, oci-layout://, …), else the pinned default.
-func (b *targetBuild) builder(ctx context.Context, buildPlatform ocispecs.Platform) (llb.State, error) {
+// given (docker-image://, oci-layout://, …), else the pinned default. Its id is the digest of
+// its image config: the same image has the same id on every builder, so that a build step
+// cached on one (an imported cache) is one on another.
+func (b *targetBuild) builder(ctx context.Context, buildPlatform ocispecs.Platform) (llb.State, string, error) {
 	named, err := b.bc.NamedContext(ContextBuilder, dockerui.ContextOpt{
 		Platform:    &buildPlatform,
 		ResolveMode: b.bc.ImageResolveMode.String(),
 	})
 	if err != nil {
-		return llb.State{}, err
+		return llb.State{}, "", err
 	}
 	if named != nil {
-		st, _, err := named.Load(ctx)
+		st, img, err := named.Load(ctx)
 		if err != nil {
-			return llb.State{}, fmt.Errorf("loading the %q build context: %w", ContextBuilder, err)
+			return llb.State{}, "", fmt.Errorf("loading the %q build context: %w", ContextBuilder, err)
 		}
-		return *st, nil
+		if img == nil { // a context that is no image: its definition names it
+			def, err := st.Marshal(ctx)
+			if err != nil {
+				return llb.State{}, "", err
+			}
+			head, err := def.Head()
+			return *st, head.String(), err
+		}
+		config, err := json.Marshal(img)
+		if err != nil {
+			return llb.State{}, "", err
+		}
+		return *st, digest.FromBytes(config).String(), nil
+	}
+	_, _, config, err := b.client.ResolveImageConfig(ctx, nixsets.DefaultBuilderImage, sourceresolver.Opt{
+		ImageOpt: &sourceresolver.ResolveImageOpt{Platform: &buildPlatform, ResolveMode: b.bc.ImageResolveMode.String()},
+	})
+	if err != nil {
+		return llb.State{}, "", fmt.Errorf("resolving the Nix builder image %s: %w", nixsets.DefaultBuilderImage, err)
 	}
 	return llb.Image(nixsets.DefaultBuilderImage,
 		llb.Platform(buildPlatform),
 		llb.WithMetaResolver(b.client),
 		b.bc.ImageResolveMode,
 		llb.WithCustomName("nix builder "+nixsets.DefaultBuilderImage),
-	), nil
+	), digest.FromBytes(config).String(), nil
 }
 
 // builderProfileLink is the builder image's default profile, a chain of links into its store.

@@ -276,6 +276,7 @@ func TestRequiredCapsCoverTheLLB(t *testing.T) {
   - url: https://cache.example.com/nix
     publicKey: cache.example.com-1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=
     secret: cachetoken
+    push: {signingKey: cachekey}
 targets:
   dev:
     kind: devcontainer
@@ -313,7 +314,8 @@ targets:
 		t.Fatal(err)
 	}
 	sp := func(name string) string { return "/nix/store/" + strings.Repeat("a", 32) + "-" + name }
-	closure := lfllb.Closure{{Path: sp("bash"), NarSize: 1 << 20}, {Path: sp("sudo"), NarSize: 1 << 20}, {Path: sp("cacert"), NarSize: 1 << 10}}
+	const hash = "sha256-47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="
+	closure := lfllb.Closure{{Path: sp("bash"), NarHash: hash, NarSize: 1 << 20}, {Path: sp("sudo"), NarHash: hash, NarSize: 1 << 20}, {Path: sp("cacert"), NarHash: hash, NarSize: 1 << 10}}
 	facts := lfllb.Facts{
 		Closure:        closure,
 		Profile:        sp("profile"),
@@ -326,7 +328,15 @@ targets:
 	if err != nil {
 		t.Fatal(err)
 	}
-	layers := append(lfllb.StoreLayers(nixOut, plan), lfllb.Customisation(target, facts, nixOut))
+	layers, err := lfllb.StoreLayers(step.LayerState, plan)
+	if err != nil {
+		t.Fatal(err)
+	}
+	custom, err := lfllb.Customisation(target, facts, lfllb.StorePathSource(layers), nixOut)
+	if err != nil {
+		t.Fatal(err)
+	}
+	layers = append(layers, custom)
 	layers = append(layers, lfllb.CopyLayers(target, mainContext, layers, nil)...)
 
 	required := map[apicaps.CapID]bool{pb.CapMergeOp: true}
@@ -337,7 +347,9 @@ targets:
 	}
 	seen := map[apicaps.CapID]bool{}
 	for _, merge := range []bool{true, false} {
-		def, err := lfllb.Assemble(layers, merge).Marshal(ctx, llb.Platform(platform))
+		// The image, the build step and the push step: every op a build solves.
+		all := llb.Merge([]llb.State{lfllb.Assemble(layers, merge), nixOut, step.PushState(nixOut, f.Substituters[0])})
+		def, err := all.Marshal(ctx, llb.Platform(platform))
 		if err != nil {
 			t.Fatal(err)
 		}

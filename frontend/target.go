@@ -68,8 +68,15 @@ func (b *targetBuild) build(ctx context.Context, platform *ocispecs.Platform, _ 
 	if err != nil {
 		return nil, located(fmt.Errorf("maxLayers %d leaves no layer for the store paths: %w", b.target.MaxLayers, err), b.source, b.target.Range)
 	}
-	layers := lfllb.StoreLayers(nixOut, plan)
-	layers = append(layers, lfllb.Customisation(b.target, facts, nixOut))
+	layers, err := lfllb.StoreLayers(step.LayerState, plan)
+	if err != nil {
+		return nil, err
+	}
+	custom, err := lfllb.Customisation(b.target, facts, lfllb.StorePathSource(layers), nixOut)
+	if err != nil {
+		return nil, err
+	}
+	layers = append(layers, custom)
 	if len(b.target.Copy) > 0 {
 		mainContext, err := b.bc.MainContext(ctx)
 		if err != nil {
@@ -111,19 +118,10 @@ func (b *targetBuild) buildPlatform() ocispecs.Platform {
 // nixpkgs source (named context or the pin), the build context when the Laingfile needs files
 // from it, and the request.
 func (b *targetBuild) nixStep(ctx context.Context, system string, buildPlatform ocispecs.Platform) (lfllb.NixStep, nixsets.Pin, error) {
-	builder, err := b.builder(ctx, buildPlatform)
+	builder, builderID, err := b.builder(ctx, buildPlatform)
 	if err != nil {
 		return lfllb.NixStep{}, nixsets.Pin{}, err
 	}
-	builderDef, err := builder.Marshal(ctx)
-	if err != nil {
-		return lfllb.NixStep{}, nixsets.Pin{}, err
-	}
-	builderHead, err := builderDef.Head()
-	if err != nil {
-		return lfllb.NixStep{}, nixsets.Pin{}, err
-	}
-
 	tools, err := b.builderTools(ctx, builder, buildPlatform)
 	if err != nil {
 		return lfllb.NixStep{}, nixsets.Pin{}, err
@@ -132,12 +130,16 @@ func (b *targetBuild) nixStep(ctx context.Context, system string, buildPlatform 
 	pin := b.pin.Pin
 	step := lfllb.NixStep{
 		Builder:       builder,
-		BuilderID:     builderHead.String(),
+		BuilderID:     builderID,
 		Tools:         tools,
 		BuildPlatform: buildPlatform,
 		Request:       lfllb.NixRequest(b.file, b.target, system, pin),
 		Substituters:  b.file.Substituters,
 		Constraints:   []llb.ConstraintsOpt{location(b.source, append(packageRanges(b.target), substituterRanges(b.file)...)...)},
+	}
+	// --no-cache (or --no-cache-filter with the target's name) runs Nix again.
+	if b.bc.IsNoCache(b.target.Name) {
+		step.Constraints = append(step.Constraints, llb.IgnoreCache)
 	}
 	if b.nixpkgs != nil {
 		st, _, err := b.nixpkgs.Load(ctx)

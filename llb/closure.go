@@ -168,3 +168,12 @@ func sriHash(s string) (string, error) {
 	}
 	return nar.SRI(sum), nil
 }
+
+// narHashNix is a NAR hash as nix-store --query --hash prints it: "sha256:" and Nix base 32.
+func narHashNix(s string) (string, error) {
+	sum, ok := nar.ParseSHA256(s)
+	if !ok {
+		return "", fmt.Errorf("bad NAR hash %q", s)
+	}
+	return "sha256:" + nar.Base32(sum[:]), nil
+}

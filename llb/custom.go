@@ -75,7 +75,13 @@ const (
 // Customisation is the layer that makes a set of store paths an image of its kind: users and
 // groups as real files, /tmp, /usr/bin/env, the root links into the profile, CA certificates and,
 // for devcontainers, sudo, a Nix the user can build with, and direnv configuration.
-func Customisation(t *laingfile.Target, f Facts, nixOut bkllb.State) Layer {
+//
+// store gives the state holding a store path, to copy files out of the store (sudo). buildStep
+// is the Nix step's output: the layer's staging reads its record of the profile, which the
+// layer links to anyway, and leaves it out of the layer. The store layers copy from their own
+// steps, so this is what puts the Nix step in the image's graph, and BuildKit exports the cache
+// (--cache-to) of that graph only: with it, a fresh builder that imports the cache runs no Nix.
+func Customisation(t *laingfile.Target, f Facts, store func(path string) (bkllb.State, bool), buildStep bkllb.State) (Layer, error) {
 	u := t.User
 	shell := "/bin/sh"
 	if bash := f.Path(attrBash); bash != "" {
@@ -141,16 +147,22 @@ func Customisation(t *laingfile.Target, f Facts, nixOut bkllb.State) Layer {
 	}
 
 	if devcontainer {
-		devcontainerFiles(b, u, f, nixOut)
+		if err := devcontainerFiles(b, u, f, store); err != nil {
+			return Layer{}, err
+		}
 	}
 
+	b.copy(buildStep, OutputDir+"/profile", buildStepRecord+"/profile", &bkllb.CopyInfo{CreateDestPath: true})
+
 	name := fmt.Sprintf("customise: %s image for user %s", t.Kind, u.Name)
+	staged := bkllb.Scratch().File(b.action, bkllb.WithCustomName(name+": write files"))
 	return Layer{
 		Name:      name,
 		CreatedBy: fmt.Sprintf("laingfile: %s customisation (user %s %d:%d)", t.Kind, u.Name, u.UID, u.GID),
-		Action:    stamped(bkllb.Scratch().File(b.action, bkllb.WithCustomName(name+": write files"))),
+		Action: bkllb.Copy(staged, "/", "/", &bkllb.CopyInfo{CopyDirContentsOnly: true, CreatedTime: ptr(LayerTime()),
+			ExcludePatterns: []string{strings.TrimPrefix(buildStepRecord, "/")}}),
 		Dirs:      b.dirs,
-	}
+	}, nil
 }
 
 // nixConf is /etc/nix/nix.conf of a devcontainer. Nix runs there as a single user, without a
@@ -168,7 +180,7 @@ const userNixConf = "experimental-features = nix-command flakes\naccept-flake-co
 
 // devcontainerFiles writes what a devcontainer adds: os-release, Nix (configuration, database,
 // a store and state the user owns, the user's profile), direnv, shell start-up files and sudo.
-func devcontainerFiles(b *fileActions, u laingfile.User, f Facts, nixOut bkllb.State) {
+func devcontainerFiles(b *fileActions, u laingfile.User, f Facts, store func(path string) (bkllb.State, bool)) error {
 	owner := owned(u.UID, u.GID)
 	at := bkllb.WithCreatedTime(LayerTime())
 	root := owned(0, 0)
@@ -206,7 +218,11 @@ func devcontainerFiles(b *fileActions, u laingfile.User, f Facts, nixOut bkllb.S
 		b.mkfile("/etc/sudoers.d/"+u.Name, 0o440, u.Name+" ALL=(ALL) NOPASSWD:ALL\n", root, at)
 		// A store path cannot be setuid: sudo is copied out of the store. It is nixpkgs' own
 		// sudo, which the binary cache has, so it uses PAM and needs a service file.
-		b.copy(nixOut, sudo+"/bin/sudo", "/usr/bin/sudo", &bkllb.CopyInfo{
+		src, ok := store(sudo)
+		if !ok {
+			return fmt.Errorf("sudo (%s) is in no layer of the image", sudo)
+		}
+		b.copy(src, sudo+"/bin/sudo", "/usr/bin/sudo", &bkllb.CopyInfo{
 			Mode: &bkllb.ChmodOpt{Mode: 0o4755}, ChownOpt: rootOwner(), CreatedTime: ptr(LayerTime()),
 		})
 		b.mkdir("/etc/pam.d", 0o755, root, at)
@@ -214,6 +230,7 @@ func devcontainerFiles(b *fileActions, u laingfile.User, f Facts, nixOut bkllb.S
 			b.mkfile("/etc/pam.d/"+s.name, 0o644, s.config, root, at)
 		}
 	}
+	return nil
 }
 
 // pamServices are /etc/pam.d/sudo and /etc/pam.d/other for a devcontainer. sudo's NOPASSWD
@@ -268,6 +285,10 @@ func nixStore(b *fileActions, u laingfile.User, f Facts) {
 		}
 	}
 }
+
+// buildStepRecord is where the customisation stages what it reads of the Nix step's output,
+// left out of the layer.
+const buildStepRecord = "/.laingfile-build-step"
 
 // stamped copies a whole tree with every entry's mtime set to LayerTime. Writing a file
 // updates its directory's mtime to the wall clock; the copy makes the layer deterministic.

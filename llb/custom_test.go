@@ -114,7 +114,7 @@ func TestCustomisationDevcontainer(t *testing.T) {
 			u := tt.user
 			ids := fmt.Sprintf("%d:%d", u.UID, u.GID)
 			dev := &laingfile.Target{Kind: laingfile.KindDevcontainer, User: u, Workdir: "/workspace"}
-			w := layerFiles(t, Customisation(dev, facts, nixOut))
+			w := layerFiles(t, mustLayer(t)(Customisation(dev, facts, fixedPaths(nixOut), nixOut)))
 
 			files := map[string]struct {
 				data  string
@@ -201,7 +201,7 @@ func TestCustomisationDevcontainer(t *testing.T) {
 func TestCustomisationRuntime(t *testing.T) {
 	facts := customFacts()
 	run := &laingfile.Target{Kind: laingfile.KindRuntime, User: laingfile.User{Name: "app", UID: 1000, GID: 1000, Home: "/app"}, Workdir: "/app"}
-	w := layerFiles(t, Customisation(run, facts, bkllb.Image("example.com/nix-out")))
+	w := layerFiles(t, mustLayer(t)(Customisation(run, facts, fixedPaths(bkllb.Image("example.com/nix-out")), bkllb.Image("example.com/nix-out"))))
 	if w["/etc/group"].data != "root:x:0:\napp:x:1000:\n" {
 		t.Errorf("/etc/group = %q", w["/etc/group"].data)
 	}
@@ -222,7 +222,7 @@ func TestCustomisationRuntime(t *testing.T) {
 func TestCustomisationRootUser(t *testing.T) {
 	facts := customFacts()
 	dev := &laingfile.Target{Kind: laingfile.KindDevcontainer, User: laingfile.User{Name: "root", UID: 0, GID: 0, Home: "/root"}, Workdir: "/workspace"}
-	w := layerFiles(t, Customisation(dev, facts, bkllb.Image("example.com/nix-out")))
+	w := layerFiles(t, mustLayer(t)(Customisation(dev, facts, fixedPaths(bkllb.Image("example.com/nix-out")), bkllb.Image("example.com/nix-out"))))
 	if strings.Count(w["/etc/passwd"].data, "\nroot:") != 0 || strings.Count(w["/etc/group"].data, "root:x:0:") != 1 || strings.Count(w["/etc/shadow"].data, "\n") != 1 {
 		t.Errorf("passwd %q group %q shadow %q", w["/etc/passwd"].data, w["/etc/group"].data, w["/etc/shadow"].data)
 	}
@@ -323,7 +323,7 @@ func TestCopyLayersParsedChmod(t *testing.T) {
 // 0755 otherwise), before the copy: merged above them, its directories replace theirs.
 func TestCopyLayersParents(t *testing.T) {
 	run := &laingfile.Target{Kind: laingfile.KindRuntime, User: laingfile.User{Name: "app", UID: 1000, GID: 1000, Home: "/home/app"}}
-	custom := Customisation(run, Facts{Profile: "/nix/store/" + strings.Repeat("a", 32) + "-profile"}, bkllb.Image("example.com/nix-out"))
+	custom := mustLayer(t)(Customisation(run, Facts{Profile: "/nix/store/" + strings.Repeat("a", 32) + "-profile"}, fixedPaths(bkllb.Image("example.com/nix-out")), bkllb.Image("example.com/nix-out")))
 	tests := []struct {
 		dst  string
 		want map[string]string // directory → "mode owner", in order before the copy
@@ -359,5 +359,16 @@ func TestCopyLayersParents(t *testing.T) {
 				t.Errorf("directories made before the copy = %v, want %v", got, tc.want)
 			}
 		})
+	}
+}
+
+// mustLayer fails the test on the error of a function that makes a layer.
+func mustLayer(t *testing.T) func(Layer, error) Layer {
+	return func(l Layer, err error) Layer {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return l
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"container/heap"
 	"fmt"
 	"path"
+	"slices"
 	"strings"
 	"time"
 
@@ -26,6 +27,8 @@ type Layer struct {
 	Constraints []bkllb.ConstraintsOpt
 	// StorePaths are the store paths the layer holds (none for the customisation and copy layers).
 	StorePaths []string
+	// Source is the state the store paths are copied from (store layers only).
+	Source bkllb.State
 	// Dirs are the directories the layer makes, by path: a layer above that needs one of them
 	// makes it the same way, since its own would replace it in the image.
 	Dirs map[string]Dir
@@ -236,30 +239,40 @@ func (h *pathHeap) Pop() any {
 	return x
 }
 
-// StoreLayers makes one layer per plan group, copying the group's store paths from the Nix
-// build step's output with fixed owner and time, so that the same store paths give the same
+// StoreSource gives the state holding a group of store paths, for the layer of that name: the
+// layer step (NixStep.LayerState).
+type StoreSource func(group []StorePath, name string) (bkllb.State, error)
+
+// StoreLayers makes one layer per plan group, copying the group's store paths out of the state
+// source gives for it with fixed owner and time, so that the same store paths give the same
 // layer digest in every image on every builder.
-func StoreLayers(nixOut bkllb.State, plan LayerPlan) []Layer {
+func StoreLayers(source StoreSource, plan LayerPlan) ([]Layer, error) {
 	layers := make([]Layer, len(plan.Groups))
 	for i, group := range plan.Groups {
-		var action *bkllb.FileAction
 		var paths []string
 		for _, p := range group {
+			paths = append(paths, p.Path)
+		}
+		name := fmt.Sprintf("layer %d/%d %s", i+1, len(plan.Groups), describePaths(paths))
+		if i < len(plan.Owners) && plan.Owners[i] != "" {
+			name = fmt.Sprintf("layer %d/%d %d small store paths of %s: %s", i+1, len(plan.Groups), len(paths), plan.Owners[i], describePaths(paths))
+		}
+		src, err := source(group, name)
+		if err != nil {
+			return nil, err
+		}
+		var action *bkllb.FileAction
+		for _, p := range paths {
 			info := &bkllb.CopyInfo{
 				CreateDestPath: true,
 				ChownOpt:       rootOwner(),
 				CreatedTime:    ptr(LayerTime()),
 			}
 			if action == nil {
-				action = bkllb.Copy(nixOut, p.Path, p.Path, info)
+				action = bkllb.Copy(src, p, p, info)
 			} else {
-				action = action.Copy(nixOut, p.Path, p.Path, info)
+				action = action.Copy(src, p, p, info)
 			}
-			paths = append(paths, p.Path)
-		}
-		name := fmt.Sprintf("layer %d/%d %s", i+1, len(plan.Groups), describePaths(paths))
-		if i < len(plan.Owners) && plan.Owners[i] != "" {
-			name = fmt.Sprintf("layer %d/%d %d small store paths of %s: %s", i+1, len(plan.Groups), len(paths), plan.Owners[i], describePaths(paths))
 		}
 		if len(group) > 1 {
 			// Each copy after the first adds to /nix/store and so sets its mtime to the wall
@@ -271,9 +284,23 @@ func StoreLayers(nixOut bkllb.State, plan LayerPlan) []Layer {
 			CreatedBy:  "nix: " + strings.Join(paths, " "),
 			Action:     action,
 			StorePaths: paths,
+			Source:     src,
 		}
 	}
-	return layers
+	return layers, nil
+}
+
+// StorePathSource finds, among store layers, the state that holds a store path (zero and false
+// when none does): where the customisation copies files out of the store from.
+func StorePathSource(layers []Layer) func(path string) (bkllb.State, bool) {
+	return func(path string) (bkllb.State, bool) {
+		for _, l := range layers {
+			if slices.Contains(l.StorePaths, path) {
+				return l.Source, true
+			}
+		}
+		return bkllb.State{}, false
+	}
 }
 
 // describePaths names a layer's store paths the way users read them: the hash elided.

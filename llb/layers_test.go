@@ -222,7 +222,10 @@ func TestStoreLayersMerge(t *testing.T) {
 	nixOut := bkllb.Image("example.com/nix-out") // stands in for the build step output
 	c := testClosure()
 	plan, _ := PlanLayers(c, 10, nil)
-	layers := StoreLayers(nixOut, plan)
+	layers, err := StoreLayers(fixedStore(nixOut), plan)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if layers[0].Name != "layer 1/5 /nix/store/…-glibc-2.40" {
 		t.Errorf("progress name = %q", layers[0].Name)
 	}
@@ -268,7 +271,10 @@ func TestStoreLayersMerge(t *testing.T) {
 func TestAssembleChainWithoutMerge(t *testing.T) {
 	nixOut := bkllb.Image("example.com/nix-out")
 	plan, _ := PlanLayers(testClosure(), 10, nil)
-	layers := StoreLayers(nixOut, plan)
+	layers, err := StoreLayers(fixedStore(nixOut), plan)
+	if err != nil {
+		t.Fatal(err)
+	}
 	all, head := ops(t, Assemble(layers, false))
 	// Walk down the chain: each FileOp applies its copy on the layer below.
 	d, depth := head, 0
@@ -291,4 +297,14 @@ func TestAssembleChainWithoutMerge(t *testing.T) {
 	if depth != len(layers) {
 		t.Fatalf("chain depth = %d, want %d", depth, len(layers))
 	}
+}
+
+// fixedStore is a StoreSource whose every group comes from one state.
+func fixedStore(st bkllb.State) StoreSource {
+	return func([]StorePath, string) (bkllb.State, error) { return st, nil }
+}
+
+// fixedPaths finds every store path in one state.
+func fixedPaths(st bkllb.State) func(string) (bkllb.State, bool) {
+	return func(string) (bkllb.State, bool) { return st, true }
 }

@@ -31,8 +31,9 @@ const (
 type NixStep struct {
 	// Builder is the image with Nix, at the build platform.
 	Builder bkllb.State
-	// BuilderID identifies the builder (its reference and digest) in the /nix cache id, so
-	// that a different builder never sees another's store.
+	// BuilderID identifies the builder image by its content (the digest of its config) in the
+	// /nix cache id, so that a different builder never sees another's store and the same
+	// image has the same store id on every BuildKit.
 	BuilderID string
 	// Tools are the builder's own store paths and profile, which the step runs from.
 	Tools         BuilderTools
@@ -177,6 +178,10 @@ func (s NixStep) State(target ocispecs.Platform) (bkllb.State, error) {
 
 	opts := append(s.runOptions("build.sh", input),
 		bkllb.AddEnv("LAINGFILE_SYSTEM", s.Request.System),
+		// BuildKit leaves cache mount ids out of cache keys. The store's id in the environment
+		// puts it back: a cached build step has realised its paths in this very /nix, where
+		// the layer steps copy them from.
+		bkllb.AddEnv("LAINGFILE_STORE", s.CacheID()),
 		bkllb.WithCustomName(s.Name(target)),
 	)
 	if s.Nixpkgs != nil {
@@ -196,6 +201,11 @@ func (s NixStep) State(target ocispecs.Platform) (bkllb.State, error) {
 // /laingfile), the builder image's own tools on PATH and read-only over the shared /nix, a
 // private /tmp, and the Laingfile's caches with their secrets.
 func (s NixStep) runOptions(script string, input bkllb.State) []bkllb.RunOption {
+	return append(s.toolOptions(script, input), s.substituterOptions()...)
+}
+
+// toolOptions are runOptions without the Laingfile's caches.
+func (s NixStep) toolOptions(script string, input bkllb.State) []bkllb.RunOption {
 	opts := []bkllb.RunOption{
 		bkllb.Args([]string{s.Tools.BinDir() + "/sh", stepInputDir + "/" + script}),
 		bkllb.AddEnv("PATH", s.Tools.BinDir()),
@@ -208,11 +218,38 @@ func (s NixStep) runOptions(script string, input bkllb.State) []bkllb.RunOption 
 	for _, p := range s.Tools.StorePaths {
 		opts = append(opts, bkllb.AddMount(p, s.builderTool(p), bkllb.SourcePath(p), bkllb.Readonly))
 	}
-	opts = append(opts,
+	return append(opts,
 		bkllb.AddMount(stepInputDir, input, bkllb.Readonly),
 		bkllb.AddMount("/tmp", bkllb.Scratch(), bkllb.Tmpfs()),
 	)
-	return append(opts, s.substituterOptions()...)
+}
+
+// LayerState is the step that copies one layer's store paths out of the /nix cache mount, where
+// the build step realised them, each checked against its planned NAR hash. Its only input that
+// changes is the list of paths and hashes: an unchanged layer is a cache hit that reads nothing,
+// and a builder whose /nix lacks a path (an imported build cache) fetches just that path.
+func (s NixStep) LayerState(group []StorePath, name string) (bkllb.State, error) {
+	var list strings.Builder
+	for _, p := range group {
+		hash, err := narHashNix(p.NarHash)
+		if err != nil {
+			return bkllb.State{}, fmt.Errorf("%s: %w", p.Path, err)
+		}
+		fmt.Fprintf(&list, "%s %s\n", p.Path, hash)
+	}
+	at := bkllb.WithCreatedTime(LayerTime())
+	input := bkllb.Scratch().File(
+		bkllb.Mkfile("/layer.sh", 0o644, []byte(nixsets.LayerScript()), at).
+			Mkfile("/nixopts.sh", 0o644, []byte(nixsets.NixOptionsScript()), at).
+			Mkfile("/layer", 0o644, []byte(list.String()), at),
+		bkllb.WithCustomName(name+": write files"))
+	// Without the Laingfile's caches: a layer step that changes with them would run again for
+	// a new substituters: entry. Their settings are only for fetching a path /nix lacks, which
+	// the builder's own caches do.
+	opts := append(s.toolOptions("layer.sh", input),
+		bkllb.WithCustomName(name+": from the Nix store"),
+		bkllb.ProgressGroup("laingfile-layer-steps", "nix: copy store paths out of /nix", false))
+	return s.Builder.Run(opts...).AddMount(stepOutDir, bkllb.Scratch()), nil
 }
 
 // pushKeyFile is where the push step finds the cache's signing key.
@@ -233,6 +270,7 @@ func (s NixStep) PushState(nixOut bkllb.State, sub laingfile.Substituter, constr
 		bestEffort = "1"
 	}
 	opts := append(s.runOptions("push.sh", input),
+		bkllb.AddEnv("LAINGFILE_STORE", s.CacheID()),
 		bkllb.AddMount(stepInputDir+"/step", nixOut, bkllb.SourcePath(OutputDir), bkllb.Readonly),
 		bkllb.AddSecret(pushKeyFile, bkllb.SecretID(sub.Push.SigningKey)),
 		bkllb.AddEnv("LAINGFILE_PUSH_URL", sub.URL),

@@ -1,6 +1,7 @@
 package llb
 
 import (
+	"context"
 	"encoding/json"
 	"reflect"
 	"slices"
@@ -273,5 +274,49 @@ func TestNewBuilderTools(t *testing.T) {
 				t.Errorf("err = %v, want %q", err, tc.wantErr)
 			}
 		})
+	}
+}
+
+// A layer step depends on its store paths and their NAR hashes, not on the rest of the build:
+// a different request (another package added) leaves an unchanged layer's step as it was, so
+// it is a cache hit that reads nothing.
+func TestLayerStateDependsOnlyOnItsPaths(t *testing.T) {
+	f := parseTestFile(t, "kind: runtime\nsets: [base]\n")
+	g := parseTestFile(t, "kind: runtime\nsets: [base]\npackages: [postgresql_16]\n")
+	const hash = "sha256-47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="
+	group := []StorePath{{Path: testStorePath("openssl-3.4.1"), NarHash: hash, NarSize: 1 << 20}}
+	digestOf := func(step NixStep, group []StorePath) string {
+		st, err := step.LayerState(group, "layer 1/1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		def, err := st.Marshal(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		head, err := def.Head()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return head.String()
+	}
+	step := func(file *laingfile.File) NixStep {
+		return NixStep{Builder: bkllb.Image("example.com/nix"), BuilderID: "example.com/nix", Tools: testBuilderTools(t),
+			Request: NixRequest(file, file.Targets[0], "x86_64-linux", nixsets.DefaultPin())}
+	}
+	if a, b := digestOf(step(f), group), digestOf(step(g), group); a != b {
+		t.Errorf("the layer step changed with the request: %s, %s", a, b)
+	}
+	withCache := step(f)
+	withCache.Substituters = []laingfile.Substituter{{URL: "https://cache.example.com", PublicKeys: []string{"cache.example.com-1:AAAA"}, Secret: "token"}}
+	if a, b := digestOf(step(f), group), digestOf(withCache, group); a != b {
+		t.Errorf("the layer step changed with the Laingfile's caches: %s, %s", a, b)
+	}
+	other := []StorePath{{Path: group[0].Path, NarHash: "sha256-LCa0a2j/xo/5m0U8HTBBNBNCLXBkg7+g+YpeiGJm564=", NarSize: 1 << 20}}
+	if digestOf(step(f), group) == digestOf(step(f), other) {
+		t.Error("the layer step did not change with the NAR hash")
+	}
+	if _, err := step(f).LayerState([]StorePath{{Path: group[0].Path, NarHash: "md5-x"}}, "layer"); err == nil {
+		t.Error("a bad NAR hash was accepted")
 	}
 }

@@ -6,11 +6,11 @@
 # laingfile/closure (the closure in Nix's
 # registration format: path, narHash, narSize, deriver, reference count, references),
 # laingfile/substituters.tsv (what each of the Laingfile's caches gave),
-# laingfile/nixdb/{db.sqlite,schema} (a Nix database of the closure) and the closure itself
-# under nix/store.
+# laingfile/nixdb/{db.sqlite,schema} (a Nix database of the closure). The store paths stay in
+# /nix: the layer steps (layer.sh) copy them out, one layer each.
 set -eu
 out=/out/laingfile
-mkdir -p "$out" /out/nix/store
+mkdir -p "$out"
 
 # Nix's settings for this step: build users, the Laingfile's caches and their netrc.
 . /laingfile/nixopts.sh
@@ -160,25 +160,3 @@ fi
 mkdir -p "$out/nixdb"
 cp "$db/db.sqlite" "$db/schema" "$out/nixdb/"
 rm -rf /tmp/nixdb
-# Every store path must be what Nix registered before it becomes a layer: its contents
-# (the NAR hash), and the metadata a NAR does not record (Nix leaves every store file owned by
-# root and without setuid, setgid, sticky or write bits).
-count=$(wc -l <"$out/paths")
-echo "nix: verifying $count store paths against their registered NAR hashes"
-# shellcheck disable=SC2046
-if ! nix-store --verify-path $(cat "$out/paths"); then
-	echo "nix: store paths on this builder differ from what Nix registered (above); remove the builder's /nix cache: docker buildx prune --filter type=exec.cachemount" >&2
-	exit 1
-fi
-echo "nix: copying $count store paths"
-while read -r p; do
-	cp -a "$p" /out/nix/store/
-done <"$out/paths"
-find /out/nix/store -mindepth 1 ! -type l \( ! -user 0 -o -perm -4000 -o -perm -2000 -o -perm -1000 \
-	-o -perm -0200 -o -perm -0020 -o -perm -0002 \) >/tmp/noncanonical
-if [ -s /tmp/noncanonical ]; then
-	echo "nix: store files on this builder have an owner or mode bits Nix never gives them (setuid, setgid, sticky, writable):" >&2
-	head -n 20 /tmp/noncanonical | while IFS= read -r f; do echo "  ${f#/out}" >&2; done
-	echo "nix: remove the builder's /nix cache: docker buildx prune --filter type=exec.cachemount" >&2
-	exit 1
-fi

@@ -16,6 +16,9 @@ var buildScript string
 //go:embed push.sh
 var pushScript string
 
+//go:embed layer.sh
+var layerScript string
+
 //go:embed nixopts.sh
 var nixOptionsScript string
 
@@ -24,6 +27,9 @@ func BuildExpression() []byte { return buildExpression }
 
 // BuildScript is the POSIX shell script the build step runs in the Nix builder.
 func BuildScript() string { return buildScript }
+
+// LayerScript is the POSIX shell script each layer step runs in the Nix builder.
+func LayerScript() string { return layerScript }
 
 // PushScript is the POSIX shell script the push step runs in the Nix builder.
 func PushScript() string { return pushScript }

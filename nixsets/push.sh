@@ -17,8 +17,20 @@ nixcmd() { nix --extra-experimental-features nix-command "$@"; }
 
 # Nix marks the paths it built in its database as "ultimate"; fetched paths carry signatures
 # instead. `nix path-info --json` is a list before Nix 2.19 and an object by path after.
+# Only the paths in this /nix: where the build step came from the cache (an imported one), Nix
+# built nothing here.
 # shellcheck disable=SC2046
-nixcmd path-info --json $(cat /laingfile/step/paths) >/tmp/path-info.json
+invalid=" $(nix-store --check-validity --print-invalid $(cat /laingfile/step/paths) | tr '\n' ' ')"
+valid=""
+while read -r p; do
+	case $invalid in *" $p "*) ;; *) valid="$valid $p" ;; esac
+done </laingfile/step/paths
+if [ -z "$valid" ]; then
+	echo "cache: the build step's paths are not in this builder's /nix (its result came from the build cache); nothing to push to $url"
+	exit 0
+fi
+# shellcheck disable=SC2086
+nixcmd path-info --json $valid >/tmp/path-info.json
 built=$(nix-instantiate --eval --strict --argstr file /tmp/path-info.json -E '{ file }:
   let
     info = builtins.fromJSON (builtins.readFile file);

@@ -47,6 +47,7 @@ type buildRequest struct {
 	// Exports replace the push to the registry; CacheExports export the build cache.
 	Exports      []client.ExportEntry
 	CacheExports []client.CacheOptionsEntry
+	CacheImports []client.CacheOptionsEntry
 	// Client is the daemon to build on (default: the environment's).
 	Client *client.Client
 	// Builder replaces the environment's Nix builder image (a reference in the registry).
@@ -113,6 +114,7 @@ func runBuild(t *testing.T, req buildRequest) (*buildResult, error) {
 		FrontendAttrs: attrs,
 		Exports:       req.Exports,
 		CacheExports:  req.CacheExports,
+		CacheImports:  req.CacheImports,
 	}
 	if req.Secrets != nil {
 		opt.Session = append(opt.Session, secretsprovider.FromMap(req.Secrets))
