@@ -161,7 +161,7 @@ func Customisation(t *laingfile.Target, f Facts, store func(path string) (bkllb.
 		CreatedBy: fmt.Sprintf("laingfile: %s customisation (user %s %d:%d)", t.Kind, u.Name, u.UID, u.GID),
 		Action: bkllb.Copy(staged, "/", "/", &bkllb.CopyInfo{CopyDirContentsOnly: true, CreatedTime: ptr(LayerTime()),
 			ExcludePatterns: []string{strings.TrimPrefix(buildStepRecord, "/")}}),
-		Dirs:      b.dirs,
+		Dirs: b.dirs,
 	}, nil
 }
 
