@@ -23,8 +23,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
@@ -38,10 +36,8 @@ import (
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
-	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/empty"
-	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/laingville/laingfile/test/testenv"
 )
 
 // The test environment of hack/lib.sh and test/testenv.
@@ -149,7 +145,7 @@ func run(example, target, platform string) error {
 // build builds the target of a copy of the example, its Laingfile given the substituters, on
 // a fresh builder, and fills in r.
 func build(r *result, root, example, target, platform, frontendRef, substituters string) error {
-	fresh, err := freshBuilder()
+	fresh, err := testenv.FreshBuilderImage()
 	if err != nil {
 		return fmt.Errorf("pushing a fresh builder image: %v", err)
 	}
@@ -219,54 +215,6 @@ func build(r *result, root, example, target, platform, frontendRef, substituters
 		r.fetched += atoi(m[1])
 	}
 	return nil
-}
-
-// freshBuilder pushes the builder image index again, each image's config labelled with a
-// nonce, and returns its reference: an image BuildKit has not seen, so a /nix cache of its own.
-func freshBuilder() (string, error) {
-	src, err := name.ParseReference(builder, name.Insecure)
-	if err != nil {
-		return "", err
-	}
-	idx, err := remote.Index(src)
-	if err != nil {
-		return "", fmt.Errorf("%s (run hack/setup.sh): %v", builder, err)
-	}
-	manifest, err := idx.IndexManifest()
-	if err != nil {
-		return "", err
-	}
-	b := make([]byte, 12)
-	if _, err := rand.Read(b); err != nil {
-		return "", err
-	}
-	nonce := hex.EncodeToString(b)
-	fresh := mutate.IndexMediaType(empty.Index, manifest.MediaType)
-	for _, m := range manifest.Manifests {
-		img, err := idx.Image(m.Digest)
-		if err != nil {
-			return "", err
-		}
-		cfg, err := img.ConfigFile()
-		if err != nil {
-			return "", err
-		}
-		cfg = cfg.DeepCopy()
-		if cfg.Config.Labels == nil {
-			cfg.Config.Labels = map[string]string{}
-		}
-		cfg.Config.Labels["laingfile.cachebench.fresh"] = nonce
-		if img, err = mutate.ConfigFile(img, cfg); err != nil {
-			return "", err
-		}
-		fresh = mutate.AppendManifests(fresh, mutate.IndexAddendum{Add: img, Descriptor: v1.Descriptor{Platform: m.Platform}})
-	}
-	ref := registry + "/laingfile/nix-builder:fresh-" + nonce
-	dst, err := name.NewTag(ref, name.Insecure)
-	if err != nil {
-		return "", err
-	}
-	return ref, remote.WriteIndex(dst, fresh)
 }
 
 // frontendVersion is the version hack/frontendimage stamped on the frontend image ("?" if none).

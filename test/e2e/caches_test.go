@@ -8,60 +8,17 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/google/go-containerregistry/pkg/name"
-	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/empty"
-	"github.com/google/go-containerregistry/pkg/v1/mutate"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/moby/buildkit/client"
 
 	"github.com/laingville/laingfile/test/testenv"
 )
 
-// freshBuilder pushes the environment's builder image with a label unique to the call: an
-// image BuildKit has not seen, so the Nix step runs again (its cache key ignores the /nix cache
-// mount) on a /nix cache of its own, seeded from the image: an empty store, as on a new machine.
+// freshBuilder is a builder image BuildKit has not seen: an empty /nix (testenv.FreshBuilderImage).
 func freshBuilder(t *testing.T) string {
 	t.Helper()
-	src, err := name.ParseReference(testenv.BuilderImage(t), name.Insecure)
+	testenv.BuilderImage(t)
+	ref, err := testenv.FreshBuilderImage()
 	if err != nil {
-		t.Fatal(err)
-	}
-	idx, err := remote.Index(src)
-	if err != nil {
-		t.Fatal(err)
-	}
-	manifest, err := idx.IndexManifest()
-	if err != nil {
-		t.Fatal(err)
-	}
-	label := nonce(t)
-	fresh := mutate.IndexMediaType(empty.Index, manifest.MediaType)
-	for _, m := range manifest.Manifests {
-		img, err := idx.Image(m.Digest)
-		if err != nil {
-			t.Fatal(err)
-		}
-		cfg, err := img.ConfigFile()
-		if err != nil {
-			t.Fatal(err)
-		}
-		cfg = cfg.DeepCopy()
-		if cfg.Config.Labels == nil {
-			cfg.Config.Labels = map[string]string{}
-		}
-		cfg.Config.Labels["laingfile.test.fresh"] = label
-		if img, err = mutate.ConfigFile(img, cfg); err != nil {
-			t.Fatal(err)
-		}
-		fresh = mutate.AppendManifests(fresh, mutate.IndexAddendum{Add: img, Descriptor: v1.Descriptor{Platform: m.Platform}})
-	}
-	ref := testenv.RegistryAddr + "/laingfile/nix-builder:fresh-" + label
-	dst, err := name.NewTag(ref, name.Insecure)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := remote.WriteIndex(dst, fresh); err != nil {
 		t.Fatal(err)
 	}
 	return ref
