@@ -146,11 +146,13 @@ func (s NixStep) Name(target ocispecs.Platform) string {
 }
 
 // CacheID is the id of the /nix cache mount: one store per builder and build platform. The
-// "v2" stores are the first whose builds ran as Nix's build users: a store that builds could
-// write as root is never reused.
+// "v3" stores are the first whose builds ran as Nix's build users (a store that builds could
+// write as root is never reused) and whose mount has no base: BuildKit keys a cache mount with
+// a base by the base's cache record too, and two solves of one build (the build step, the layer
+// steps) could then get two different stores.
 func (s NixStep) CacheID() string {
 	sum := sha256.Sum256([]byte(s.BuilderID))
-	return "laingfile-nix-v2-" + hex.EncodeToString(sum[:8]) + "-" + strings.ReplaceAll(platforms.Format(s.BuildPlatform), "/", "-")
+	return "laingfile-nix-v3-" + hex.EncodeToString(sum[:8]) + "-" + strings.ReplaceAll(platforms.Format(s.BuildPlatform), "/", "-")
 }
 
 // State returns the step's output: the closure under /nix/store and the reports under
@@ -212,8 +214,10 @@ func (s NixStep) toolOptions(script string, input bkllb.State) []bkllb.RunOption
 		bkllb.AddEnv("HOME", "/root"),
 		bkllb.AddEnv("USER", "root"),
 		bkllb.AddEnv("TMPDIR", "/tmp"),
-		bkllb.AddMount("/nix", s.builderStore(), bkllb.SourcePath("/nix"),
-			bkllb.AsPersistentCacheDir(s.CacheID(), bkllb.CacheMountShared)),
+		// The store starts empty; nixopts.sh seeds its database and profiles from the
+		// builder's own, mounted read-only.
+		bkllb.AddMount("/nix", bkllb.Scratch(), bkllb.AsPersistentCacheDir(s.CacheID(), bkllb.CacheMountShared)),
+		bkllb.AddMount(builderVarDir, s.builderVar(), bkllb.SourcePath("/nix/var"), bkllb.Readonly),
 	}
 	for _, p := range s.Tools.StorePaths {
 		opts = append(opts, bkllb.AddMount(p, s.builderTool(p), bkllb.SourcePath(p), bkllb.Readonly))
@@ -284,17 +288,21 @@ func (s NixStep) PushState(nixOut bkllb.State, sub laingfile.Substituter, constr
 	return s.Builder.Run(opts...).AddMount(stepOutDir, bkllb.Scratch())
 }
 
-// builderStore is the builder's /nix as a state of its own. Seeding the cache mount from the
-// very state that is also the rootfs makes BuildKit release that input twice when the exec
-// fails, and the user then sees "releasing already released reference" instead of Nix's error.
-func (s NixStep) builderStore() bkllb.State {
-	return bkllb.Scratch().File(bkllb.Copy(s.Builder, "/nix", "/nix", &bkllb.CopyInfo{CopyDirContentsOnly: false}),
-		bkllb.WithCustomName("nix: the builder's store"))
+// builderVarDir is where the steps find the builder image's /nix/var (its Nix database and
+// profiles), to seed an empty store with.
+const builderVarDir = "/laingfile-builder/var"
+
+// builderVar is the builder's /nix as a state of its own: mounting the very state that is also
+// the rootfs makes BuildKit release that input twice when the exec fails, and the user then
+// sees "releasing already released reference" instead of Nix's error.
+func (s NixStep) builderVar() bkllb.State {
+	return bkllb.Scratch().File(bkllb.Copy(s.Builder, "/nix/var", "/nix/var", &bkllb.CopyInfo{CreateDestPath: true}),
+		bkllb.WithCustomName("nix: the builder's Nix database"))
 }
 
 // builderTool is one of the builder's store paths as a state of its own, for its read-only
 // mount. One state per mount: when the exec fails, BuildKit releases an input mounted more than
-// once twice (as with the rootfs, see builderStore), and the user sees that, not Nix's error.
+// once twice (as with the rootfs, see builderVar), and the user sees that, not Nix's error.
 func (s NixStep) builderTool(storePath string) bkllb.State {
 	return bkllb.Scratch().File(bkllb.Copy(s.Builder, storePath, storePath, &bkllb.CopyInfo{CreateDestPath: true}),
 		bkllb.WithCustomName("nix: the builder's "+storePath),

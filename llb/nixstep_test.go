@@ -242,7 +242,7 @@ func TestNixStepRunsTheBuildersOwnTools(t *testing.T) {
 			readonly[m.Dest] = true
 		}
 	}
-	if cache == nil || cache.MountType != pb.MountType_CACHE || !strings.HasPrefix(cache.CacheOpt.ID, "laingfile-nix-v2-") {
+	if cache == nil || cache.MountType != pb.MountType_CACHE || !strings.HasPrefix(cache.CacheOpt.ID, "laingfile-nix-v3-") {
 		t.Errorf("/nix mount = %+v, want the v2 cache (stores whose builds ran as build users)", cache)
 	}
 	for _, p := range tools.StorePaths {

@@ -1,6 +1,29 @@
-# Nix's settings for the build and push steps, as the positional parameters ("$@"), sourced by
-# both. Inputs: LAINGFILE_SYSTEM (optional), LAINGFILE_SUBSTITUTERS,
-# LAINGFILE_TRUSTED_PUBLIC_KEYS and LAINGFILE_NETRC (see llb.NixStep).
+# Sourced by the build, layer and push steps: seeds the shared /nix once, and sets Nix's settings
+# as the positional parameters ("$@"). Inputs: LAINGFILE_SYSTEM (optional),
+# LAINGFILE_SUBSTITUTERS, LAINGFILE_TRUSTED_PUBLIC_KEYS and LAINGFILE_NETRC (see llb.NixStep).
+
+# The /nix cache mount starts empty. The builder image's own store paths are mounted read-only
+# over it; its database, which registers them, and its profiles are copied in once, by the
+# first step to get there (the others wait for it).
+if [ ! -e /nix/.laingfile-seeded ]; then
+	if mkdir /nix/.laingfile-seeding 2>/dev/null; then
+		echo "nix: seeding this builder's /nix from the builder image"
+		mkdir -p /nix/var /nix/store
+		cp -a /laingfile-builder/var/. /nix/var/
+		: >/nix/.laingfile-seeded
+	else
+		waited=0
+		while [ ! -e /nix/.laingfile-seeded ]; do
+			if [ "$waited" -ge 600 ]; then
+				echo "nix: another step began seeding /nix and did not finish; remove the builder's /nix cache: docker buildx prune --filter type=exec.cachemount" >&2
+				exit 1
+			fi
+			sleep 0.1
+			waited=$((waited + 1))
+		done
+	fi
+fi
+
 # Nix runs as root inside a build container, without its sandbox (which needs privileges a
 # build container does not have). Derivations build as Nix's build users (nixbld1..32 in
 # every nixos/nix image), never as root: the /nix cache mount is shared by every project on
