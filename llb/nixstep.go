@@ -155,10 +155,11 @@ func (s NixStep) CacheID() string {
 	return "laingfile-nix-v3-" + hex.EncodeToString(sum[:8]) + "-" + strings.ReplaceAll(platforms.Format(s.BuildPlatform), "/", "-")
 }
 
-// State returns the step's output: the closure under /nix/store and the reports under
-// OutputDir. /nix is a cache mount seeded from the builder's own /nix (where its Nix lives),
-// so an edit to the Laingfile only fetches or builds what is new. The builder's own store
-// paths are mounted read-only over it, and the step runs only those (see BuilderTools).
+// State returns the step's output: the reports under OutputDir (nixsets/build.sh says which).
+// The store paths stay in /nix, a cache mount per builder image and platform, so that an edit
+// to the Laingfile only fetches or builds what is new; the layer steps copy them out
+// (LayerState). The builder's own store paths are mounted read-only over it, and the step runs
+// only those (see BuilderTools).
 func (s NixStep) State(target ocispecs.Platform) (bkllb.State, error) {
 	if s.Tools.Profile == "" {
 		return bkllb.State{}, fmt.Errorf("the Nix builder's tools are unknown")
