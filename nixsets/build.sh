@@ -12,7 +12,8 @@ set -eu
 out=/out/laingfile
 mkdir -p "$out"
 
-# Nix's settings for this step: build users, the Laingfile's caches and their netrc.
+# Seeds the shared /nix on first use; Nix's settings for this step: build users, the
+# Laingfile's caches and their netrc.
 . /laingfile/nixopts.sh
 expr="/laingfile/build.nix --argstr requestFile /laingfile/request.json"
 
