@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the tools the test environment needs: Debian packages, plus buildkitd,
 # buildctl, docker-buildx, registry, actionlint (which checks the examples'
-# GitHub workflows) and Docker Engine's dockerd and docker-proxy (for buildx's
+# GitHub workflows), syft (which the SBOM tests scan images with) and Docker Engine's dockerd and docker-proxy (for buildx's
 # `docker` driver) built from their Go module source at the versions in
 # hack/versions.env, and the Dev Containers CLI from npm. Binaries are cached per version under
 # $LAINGFILE_CACHE/tools, so a second run only checks and re-links.
@@ -12,6 +12,7 @@ need_root
 load_versions
 : "${ACTIONLINT_VERSION:?hack/versions.env must set ACTIONLINT_VERSION}"
 : "${DOCKERD_VERSION:?hack/versions.env must set DOCKERD_VERSION}"
+: "${SYFT_VERSION:?hack/versions.env must set SYFT_VERSION}"
 
 # g++-aarch64-linux-gnu cross-compiles the arm64 program the devcontainer tests run as a
 # binary from outside Nix.
@@ -117,6 +118,10 @@ build_tool registry "$dist" "$REGISTRY_VERSION" \
 build_tool actionlint "$al" "$ACTIONLINT_VERSION" \
 	"-X $al.version=$ACTIONLINT_VERSION" \
 	actionlint=./cmd/actionlint
+sy=github.com/anchore/syft
+build_tool syft "$sy" "$SYFT_VERSION" \
+	"-X main.version=$SYFT_VERSION" \
+	syft=./cmd/syft
 # dockerd as Docker's static builds have it, without cgo: no btrfs or devicemapper graph
 # drivers (overlay2 and the containerd snapshotters remain) and no disk quota. The version
 # string is what `docker version` and buildx see as the engine's.
@@ -152,10 +157,11 @@ link "$tools/buildkit-$BUILDKIT_VERSION/buildkitd" /usr/local/bin/buildkitd
 link "$tools/buildkit-$BUILDKIT_VERSION/buildctl" /usr/local/bin/buildctl
 link "$tools/registry-$REGISTRY_VERSION/registry" /usr/local/bin/registry
 link "$tools/actionlint-$ACTIONLINT_VERSION/actionlint" /usr/local/bin/actionlint
+link "$tools/syft-$SYFT_VERSION/syft" /usr/local/bin/syft
 link "$tools/buildx-$BUILDX_VERSION/docker-buildx" "${DOCKER_CONFIG:-$HOME/.docker}/cli-plugins/docker-buildx"
 link "$tools/dockerd-$DOCKERD_VERSION/dockerd" /usr/local/bin/dockerd
 link "$tools/dockerd-$DOCKERD_VERSION/docker-proxy" /usr/local/bin/docker-proxy
 # dockerd runs `docker run --init` (and buildx's docker-container builders) with docker-init,
 # which Docker's packages ship as a static tini.
 link /usr/bin/tini-static /usr/local/bin/docker-init
-log "tools ready: buildkitd $BUILDKIT_VERSION, buildx $BUILDX_VERSION, registry $REGISTRY_VERSION, actionlint $ACTIONLINT_VERSION, dockerd $dockerd_version, devcontainer $DEVCONTAINERS_CLI_VERSION"
+log "tools ready: buildkitd $BUILDKIT_VERSION, buildx $BUILDX_VERSION, registry $REGISTRY_VERSION, actionlint $ACTIONLINT_VERSION, syft $SYFT_VERSION, dockerd $dockerd_version, devcontainer $DEVCONTAINERS_CLI_VERSION"

@@ -161,6 +161,40 @@ func (s NixStep) CacheID() string {
 // (LayerState). The builder's own store paths are mounted read-only over it, and the step runs
 // only those (see BuilderTools).
 func (s NixStep) State(target ocispecs.Platform) (bkllb.State, error) {
+	input, err := s.requestInput("build.sh", nixsets.BuildScript())
+	if err != nil {
+		return bkllb.State{}, err
+	}
+	opts := append(s.runOptions("build.sh", input),
+		// BuildKit leaves cache mount ids out of cache keys. The store's id in the environment
+		// puts it back: a cached build step has realised its paths in this very /nix, where
+		// the layer steps copy them from.
+		bkllb.AddEnv("LAINGFILE_STORE", s.CacheID()),
+		bkllb.WithCustomName(s.Name(target)),
+	)
+	opts = append(opts, s.sourceOptions()...)
+	return s.Builder.Run(opts...).AddMount(stepOutDir, bkllb.Scratch()), nil
+}
+
+// MetaState is the SBOM step: it evaluates the same request as the build step and writes what
+// nixpkgs says of the packages the image's store paths come from (nixsets' meta.sh: names,
+// versions, outputs, licenses, homepages) to OutputDir/package-meta.json. Nothing is realised,
+// and the build step is the same with or without it, so asking for an SBOM costs one
+// evaluation. Without the Laingfile's caches, which an evaluation does not use.
+func (s NixStep) MetaState(target ocispecs.Platform) (bkllb.State, error) {
+	input, err := s.requestInput("meta.sh", nixsets.MetaScript())
+	if err != nil {
+		return bkllb.State{}, err
+	}
+	opts := append(s.toolOptions("meta.sh", input),
+		bkllb.WithCustomName("sbom: read the packages' meta ("+platforms.Format(target)+")"))
+	opts = append(opts, s.sourceOptions()...)
+	return s.Builder.Run(opts...).AddMount(stepOutDir, bkllb.Scratch()), nil
+}
+
+// requestInput is what a step that evaluates the request finds at /laingfile: its script, the
+// build expression, the request, nixopts.sh and the built-in overlays.
+func (s NixStep) requestInput(script, source string) (bkllb.State, error) {
 	if s.Tools.Profile == "" {
 		return bkllb.State{}, fmt.Errorf("the Nix builder's tools are unknown")
 	}
@@ -170,23 +204,20 @@ func (s NixStep) State(target ocispecs.Platform) (bkllb.State, error) {
 	}
 	at := bkllb.WithCreatedTime(LayerTime())
 	inputs := bkllb.Mkfile("/build.nix", 0o644, nixsets.BuildExpression(), at).
-		Mkfile("/build.sh", 0o644, []byte(nixsets.BuildScript()), at).
+		Mkfile("/"+script, 0o644, []byte(source), at).
 		Mkfile("/nixopts.sh", 0o644, []byte(nixsets.NixOptionsScript()), at).
 		Mkfile("/request.json", 0o644, reqJSON, at).
 		Mkdir("/overlays", 0o755, at)
 	for _, o := range nixsets.Overlays() {
 		inputs = inputs.Mkfile("/overlays/"+o.Name+".nix", 0o644, o.Source, at)
 	}
-	input := bkllb.Scratch().File(inputs, bkllb.WithCustomName("nix: write the build request"))
+	return bkllb.Scratch().File(inputs, bkllb.WithCustomName("nix: write the build request")), nil
+}
 
-	opts := append(s.runOptions("build.sh", input),
-		bkllb.AddEnv("LAINGFILE_SYSTEM", s.Request.System),
-		// BuildKit leaves cache mount ids out of cache keys. The store's id in the environment
-		// puts it back: a cached build step has realised its paths in this very /nix, where
-		// the layer steps copy them from.
-		bkllb.AddEnv("LAINGFILE_STORE", s.CacheID()),
-		bkllb.WithCustomName(s.Name(target)),
-	)
+// sourceOptions are what an evaluation of the request reads besides its input: the target
+// system, the nixpkgs and build context mounts, and the Laingfile locations of the packages.
+func (s NixStep) sourceOptions() []bkllb.RunOption {
+	opts := []bkllb.RunOption{bkllb.AddEnv("LAINGFILE_SYSTEM", s.Request.System)}
 	if s.Nixpkgs != nil {
 		opts = append(opts, bkllb.AddMount(stepNixpkgsDir, *s.Nixpkgs, bkllb.Readonly))
 	}
@@ -196,8 +227,7 @@ func (s NixStep) State(target ocispecs.Platform) (bkllb.State, error) {
 	for _, c := range s.Constraints {
 		opts = append(opts, c)
 	}
-	run := s.Builder.Run(opts...)
-	return run.AddMount(stepOutDir, bkllb.Scratch()), nil
+	return opts
 }
 
 // runOptions are what the build and push steps share: the script from input (mounted at

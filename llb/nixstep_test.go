@@ -320,3 +320,64 @@ func TestLayerStateDependsOnlyOnItsPaths(t *testing.T) {
 		t.Error("a bad NAR hash was accepted")
 	}
 }
+
+// The SBOM step evaluates the build step's very request, with the same sources, and nothing of
+// the Laingfile's caches: asking for an SBOM neither changes the build step nor needs a secret.
+func TestMetaStateEvaluatesTheSameRequest(t *testing.T) {
+	f := parseTestFile(t, `substituters:
+  - {url: https://cache.example.com, publicKey: cache.example.com-1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=, secret: cachetoken}
+kind: runtime
+packages: [jq]
+`)
+	nixpkgs := bkllb.Local("nixpkgs")
+	step := NixStep{
+		Builder: bkllb.Image("example.com/nix"), BuilderID: "example.com/nix", Tools: testBuilderTools(t),
+		Request:      WithNixpkgsDir(NixRequest(f, f.Targets[0], "x86_64-linux", nixsets.DefaultPin())),
+		Substituters: f.Substituters,
+		Nixpkgs:      &nixpkgs,
+	}
+	st, err := step.MetaState(ocispecs.Platform{OS: "linux", Architecture: "amd64"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	all, _ := ops(t, st)
+	var meta *pb.ExecOp
+	var request string
+	for _, op := range all {
+		if e := op.GetExec(); e != nil && slices.Contains(e.Meta.Args, "/laingfile/meta.sh") {
+			meta = e
+		}
+		if fo := op.GetFile(); fo != nil {
+			for _, a := range fo.Actions {
+				if mk := a.GetMkfile(); mk != nil && mk.Path == "/request.json" {
+					request = string(mk.Data)
+				}
+			}
+		}
+	}
+	if meta == nil {
+		t.Fatal("no exec of meta.sh")
+	}
+	want, err := json.MarshalIndent(step.Request, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if request != string(want) {
+		t.Errorf("request.json = %s, want the build step's %s", request, want)
+	}
+	for _, e := range meta.Meta.Env {
+		if strings.HasPrefix(e, "LAINGFILE_SUBSTITUTERS=") || strings.HasPrefix(e, "LAINGFILE_NETRC=") {
+			t.Errorf("env %s: the SBOM step uses no cache", e)
+		}
+	}
+	mounts := map[string]bool{}
+	for _, m := range meta.Mounts {
+		mounts[m.Dest] = true
+		if m.MountType == pb.MountType_SECRET {
+			t.Errorf("secret mount %s: the SBOM step needs no secret", m.Dest)
+		}
+	}
+	if !mounts[stepNixpkgsDir] || !mounts["/nix"] || !mounts[stepOutDir] {
+		t.Errorf("mounts %v: want the nixpkgs tree, the /nix cache and the output", mounts)
+	}
+}

@@ -136,6 +136,50 @@ let
     allowSubstitutes = false;
   };
 
+  # What the image's SBOM says of a store path comes from the derivation it is an output of. The
+  # closure's paths are outputs of the requested packages, of the derivations reachable from
+  # them through the inputs nixpkgs leaves on a package, and of the C library and compiler
+  # runtime stdenv links everything against. Whatever fails to evaluate is left out.
+  inputLists = [ "buildInputs" "propagatedBuildInputs" "nativeBuildInputs" "propagatedNativeBuildInputs" "depsHostHost" "depsHostHostPropagated" ];
+  drvKey = v: let k = attempt (builtins.unsafeDiscardStringContext v.drvPath); in if builtins.isString k then k else null;
+  node = v: let k = drvKey v; in if k == null then [ ] else [ { key = k; value = v; } ];
+  inputsOf = v: builtins.concatMap
+    (n: let l = attempt (v.${n} or [ ]); in
+      if builtins.isList l then builtins.filter (x: attempt (isDrv x) == true) l else [ ])
+    inputLists;
+  stdenvRuntime = builtins.filter (x: attempt (isDrv x) == true)
+    [ (attempt pkgs.stdenv.cc.libc) (attempt pkgs.stdenv.cc.cc) ];
+  reachable = builtins.genericClosure {
+    startSet = builtins.concatMap node (map (r: r.value) usable ++ stdenvRuntime);
+    operator = item: builtins.concatMap node (inputsOf item.value);
+  };
+  licenseOf = l:
+    if builtins.isString l then { shortName = l; }
+    else if builtins.isAttrs l then
+      builtins.intersectAttrs { spdxId = null; shortName = null; fullName = null; } l
+    else { };
+  describe = item:
+    let
+      v = item.value;
+      m = let x = attempt (v.meta or { }); in if builtins.isAttrs x then x else { };
+      str = x: let y = attempt x; in if builtins.isString y then y else "";
+      licenses = let l = attempt (m.license or [ ]); in
+        map licenseOf (if builtins.isList l then l else [ l ]);
+      d = {
+        name = str v.name;
+        pname = str (v.pname or "");
+        version = str (v.version or "");
+        outputs = builtins.listToAttrs (map
+          (o: { name = o; value = builtins.unsafeDiscardStringContext (builtins.getAttr o v).outPath; })
+          (v.outputs or [ "out" ]));
+        inherit licenses;
+        homepage = str (let h = m.homepage or ""; in if builtins.isList h then builtins.head h else h);
+        description = str (m.description or "");
+      };
+      checked = attempt (builtins.deepSeq d d);
+    in
+    if checked == null then [ ] else [ checked ];
+
   # An attribute that fails to evaluate counts as missing.
   infoOf = attr:
     let
@@ -160,6 +204,10 @@ in
         in builtins.seq v.drvPath true;
     })
     req.packages);
+
+  # The derivations the image's store paths come from, with their names and meta, for its SBOM
+  # (build.sh writes it as package-meta.json when the build asks for one).
+  packageMeta = builtins.concatMap describe reachable;
 
   report = {
     inherit problems;

@@ -22,6 +22,9 @@ var layerScript string
 //go:embed nixopts.sh
 var nixOptionsScript string
 
+//go:embed meta.sh
+var metaScript string
+
 // BuildExpression is the Nix file the build step evaluates (see Request for its input).
 func BuildExpression() []byte { return buildExpression }
 
@@ -30,6 +33,9 @@ func BuildScript() string { return buildScript }
 
 // LayerScript is the POSIX shell script each layer step runs in the Nix builder.
 func LayerScript() string { return layerScript }
+
+// MetaScript is the POSIX shell script the SBOM step runs in the Nix builder.
+func MetaScript() string { return metaScript }
 
 // PushScript is the POSIX shell script the push step runs in the Nix builder.
 func PushScript() string { return pushScript }
@@ -64,6 +70,28 @@ type NixpkgsSource struct {
 type RequestPackage struct {
 	Attr string `json:"attr,omitempty"`
 	File string `json:"file,omitempty"`
+}
+
+// PackageMeta is what the build expression's packageMeta says of one derivation the image's
+// store paths come from (the SBOM step writes a list of them to package-meta.json).
+type PackageMeta struct {
+	// Name is the derivation name ("python3-3.12.10"); PName and Version may be empty.
+	Name    string `json:"name"`
+	PName   string `json:"pname"`
+	Version string `json:"version"`
+	// Outputs maps output names to store paths.
+	Outputs     map[string]string `json:"outputs"`
+	Licenses    []PackageLicense  `json:"licenses"`
+	Homepage    string            `json:"homepage"`
+	Description string            `json:"description"`
+}
+
+// PackageLicense is one license of meta.license: a nixpkgs license (SPDX id, short and full
+// names, any of which may be missing) or, in old packages, a bare string as ShortName.
+type PackageLicense struct {
+	SPDXID    string `json:"spdxId"`
+	ShortName string `json:"shortName"`
+	FullName  string `json:"fullName"`
 }
 
 // Report is what the build expression says about a request before anything is realised.
