@@ -60,7 +60,6 @@ func (b *bench) build(ctx context.Context, bc buildCase) (*caseResult, error) {
 		"--build-arg", "BUILDKIT_SYNTAX=" + b.frontend,
 		"-f", "Laingfile", "--target", b.target, "--platform", b.platform,
 		"--build-context", "nix-builder=docker-image://" + b.builder,
-		"--build-context", "nixpkgs=" + b.host.fixture,
 		"--output", "type=image,name=" + r.ref + ",push=true",
 		"--secret", "id=" + secretID + ",src=" + tokenFile}
 	if bc.cacheTo != "" {

@@ -12,8 +12,8 @@ import (
 	"github.com/laingville/laingfile/nixsets"
 )
 
-// laingfiles makes the Laingfiles of the cases from the example's: the fixture profile in
-// `nixpkgs: config:` and the binary cache in `substituters:`, then the added package. Each is
+// laingfiles makes the Laingfiles of the cases from the example's: the fixture's tarball and
+// profile in `nixpkgs:` and the binary cache in `substituters:`, then the added package. Each is
 // parsed, as the frontend parses it, to check that the edit says what it should.
 func (b *bench) laingfiles() (laingfiles, error) {
 	src, err := os.ReadFile(filepath.Join(b.root, "examples", b.example, "Laingfile"))
@@ -26,8 +26,8 @@ func (b *bench) laingfiles() (laingfiles, error) {
 	// The binary cache stands in for cache.nixos.org, which every build has: every case names
 	// it, so that cases 3 and 4 build the same Laingfile.
 	var files laingfiles
-	files.old = insertTop(src, fmt.Sprintf("nixpkgs:\n  config: {fixtureProfile: %s}\nsubstituters:\n  - url: %s\n    publicKey: %s\n    secret: %s\n",
-		b.profile, b.cache.url(), b.cache.publicKey, secretID))
+	files.old = insertTop(src, fmt.Sprintf("nixpkgs:\n  url: %s\n  sha256: %s\n  config: {fixtureProfile: %s}\nsubstituters:\n  - url: %s\n    publicKey: %s\n    secret: %s\n",
+		b.nixpkgs.url, b.nixpkgs.sha256, b.profile, b.cache.url(), b.cache.publicKey, secretID))
 	if files.grown, err = withPackage(files.old, b.target, b.add); err != nil {
 		return laingfiles{}, err
 	}
@@ -40,7 +40,7 @@ func (b *bench) laingfiles() (laingfiles, error) {
 			return laingfiles{}, err
 		}
 		added := slices.ContainsFunc(t.Packages, func(p laingfile.Package) bool { return p.Attr == b.add })
-		if f.Nixpkgs == nil || f.Nixpkgs.Config["fixtureProfile"] != b.profile || added != c.added || len(f.Substituters) != 1 {
+		if f.Nixpkgs == nil || f.Nixpkgs.URL != b.nixpkgs.url || f.Nixpkgs.Config["fixtureProfile"] != b.profile || added != c.added || len(f.Substituters) != 1 {
 			return laingfiles{}, fmt.Errorf("editing the Laingfile went wrong (profile %s, %s added: %v, the binary cache):\n%s",
 				b.profile, b.add, c.added, c.data)
 		}

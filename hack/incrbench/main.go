@@ -11,6 +11,10 @@
 //  4. the same change on another fresh buildkitd with --cache-from the cache of 1, and a Nix
 //     binary cache holding both closures, standing in for cache.nixos.org.
 //
+// nixpkgs is pinned as users pin it, by URL and NAR hash: the fixture universe as a source
+// tarball that incrbench serves on 127.0.0.1 (a `nixpkgs` build context directory would be
+// sent and checksummed by every build, which no user with a pin pays).
+//
 // The binary cache is a push cache of the environment's server (/push/incrbench-NONCE), which
 // every case's Laingfile names in `substituters:` (with the token as the build secret
 // cache-token), as every real build has cache.nixos.org. It stays empty during cases 1 to 3,
@@ -114,6 +118,7 @@ type bench struct {
 	builder  string // the Nix builder image, by digest
 	cache    *binaryCache
 	host     *host
+	nixpkgs  nixpkgsPin
 	undo     []func() error
 }
 
@@ -249,6 +254,9 @@ func (b *bench) prepare(ctx context.Context) error {
 	b.host = &host{store: filepath.Join(b.work, "store"), work: b.work, fixture: filepath.Join(b.root, "test", "fixtures", "nixpkgs"), system: b.system}
 	if _, err := os.Stat(filepath.Join(b.host.fixture, "bootstrap", b.system, "busybox")); err != nil {
 		return fmt.Errorf("no bootstrap tree of the fixture for %s (run hack/nix-builder.sh --no-push): %v", b.system, err)
+	}
+	if b.nixpkgs, err = b.serveNixpkgs(); err != nil {
+		return err
 	}
 
 	fmt.Printf("==> hack/frontend-image.sh (the frontend of this checkout)\n")

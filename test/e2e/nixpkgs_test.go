@@ -1,14 +1,10 @@
 package e2e
 
 import (
-	"archive/tar"
-	"bytes"
-	"compress/gzip"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -59,94 +55,15 @@ func nonce(t *testing.T) string {
 func fixtureTarball(t *testing.T) ([]byte, string) {
 	t.Helper()
 	src := filepath.Join(testenv.RepoRoot(t), "test", "fixtures", "nixpkgs")
-	tree := filepath.Join(t.TempDir(), "nixpkgs")
-	skip := map[string]bool{"bootstrap/aarch64-linux": true, "bootstrap/x86_64-linux/nix": true}
-	err := filepath.Walk(src, func(p string, info os.FileInfo, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(src, p)
-		if skip[rel] {
-			return filepath.SkipDir
-		}
-		dst := filepath.Join(tree, rel)
-		switch {
-		case info.Mode()&os.ModeSymlink != 0:
-			target, err := os.Readlink(p)
-			if err != nil {
-				return err
-			}
-			return os.Symlink(target, dst)
-		case info.IsDir():
-			return os.MkdirAll(dst, 0o755)
-		default:
-			data, err := os.ReadFile(p)
-			if err != nil {
-				return err
-			}
-			return os.WriteFile(dst, data, info.Mode().Perm())
-		}
-	})
-	if err != nil {
-		t.Fatalf("copying the fixture (run hack/nix-builder.sh --no-push for its bootstrap): %v", err)
-	}
-	if _, err := os.Stat(filepath.Join(tree, "bootstrap", "x86_64-linux", "busybox", "bin", "busybox")); err != nil {
+	if _, err := os.Stat(filepath.Join(src, "bootstrap", "x86_64-linux", "busybox", "bin", "busybox")); err != nil {
 		t.Fatalf("the fixture has no x86_64-linux bootstrap (run hack/nix-builder.sh --no-push): %v", err)
 	}
-	if err := os.WriteFile(filepath.Join(tree, "laingfile-test-nonce"), []byte(nonce(t)+"\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	sum, _, err := nar.Hash(tree)
+	data, hash, err := testenv.NixpkgsTarball(src, t.TempDir(), []string{"bootstrap/aarch64-linux", "bootstrap/x86_64-linux/nix"},
+		map[string]string{"laingfile-test-nonce": nonce(t) + "\n"})
 	if err != nil {
 		t.Fatal(err)
 	}
-
-	var buf bytes.Buffer
-	zw := gzip.NewWriter(&buf)
-	tw := tar.NewWriter(zw)
-	err = filepath.Walk(tree, func(p string, info os.FileInfo, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(filepath.Dir(tree), p)
-		link := ""
-		if info.Mode()&os.ModeSymlink != 0 {
-			if link, err = os.Readlink(p); err != nil {
-				return err
-			}
-		}
-		hdr, err := tar.FileInfoHeader(info, link)
-		if err != nil {
-			return err
-		}
-		hdr.Name = filepath.ToSlash(rel)
-		if info.IsDir() {
-			hdr.Name += "/"
-		}
-		if err := tw.WriteHeader(hdr); err != nil {
-			return err
-		}
-		if info.Mode().IsRegular() {
-			f, err := os.Open(p)
-			if err != nil {
-				return err
-			}
-			defer f.Close()
-			_, err = io.Copy(tw, f)
-			return err
-		}
-		return nil
-	})
-	if err == nil {
-		err = tw.Close()
-	}
-	if err == nil {
-		err = zw.Close()
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes(), nar.SRI(sum)
+	return data, hash
 }
 
 // tarballServer serves data at /nixpkgs.tar.gz on 127.0.0.1 and counts the downloads.
