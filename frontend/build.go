@@ -37,9 +37,24 @@ const (
 	argDisableMerge = "LAINGFILE_DISABLE_MERGE"
 )
 
-// Build is the frontend: grpcclient.RunFromEnvironment(ctx, frontend.Build) in the image, or
-// client.Build(…, frontend.Build, …) in process.
-func Build(ctx context.Context, c gwclient.Client) (res *gwclient.Result, err error) {
+// DevVersion is the version of a frontend built from a checkout rather than released.
+const DevVersion = "dev"
+
+// Build is the frontend of a checkout (DevVersion), as client.Build(…, frontend.Build, …) runs it
+// in process.
+func Build(ctx context.Context, c gwclient.Client) (*gwclient.Result, error) {
+	return build(ctx, c, DevVersion)
+}
+
+// New is the frontend of a release: grpcclient.RunFromEnvironment(ctx, frontend.New(version))
+// in the image. It names version in every build's progress and image labels.
+func New(version string) gwclient.BuildFunc {
+	return func(ctx context.Context, c gwclient.Client) (*gwclient.Result, error) {
+		return build(ctx, c, version)
+	}
+}
+
+func build(ctx context.Context, c gwclient.Client, version string) (res *gwclient.Result, err error) {
 	defer func() {
 		// A bug must reach the user as a message, not a Go stack trace through buildx.
 		if r := recover(); r != nil {
@@ -105,6 +120,10 @@ func Build(ctx context.Context, c gwclient.Client) (res *gwclient.Result, err er
 		return nil, err
 	}
 	if err := b.checkContextFiles(ctx); err != nil {
+		return nil, err
+	}
+	b.identity = newIdentity(version, b.pin, c.BuildOpts().Opts)
+	if err := b.identity.announce(ctx, c); err != nil {
 		return nil, err
 	}
 	switch {

@@ -34,6 +34,8 @@ type targetBuild struct {
 	// replaces it, when the build gives one.
 	pin     pinChoice
 	nixpkgs *dockerui.NamedContext
+	// identity names the frontend, nixpkgs and builder, in the progress and the image labels.
+	identity identity
 }
 
 func (b *targetBuild) build(ctx context.Context, platform *ocispecs.Platform, _ int) (*dockerui.BuildResult, error) {
@@ -98,7 +100,7 @@ func (b *targetBuild) build(ctx context.Context, platform *ocispecs.Platform, _ 
 	}
 	img, err := lfllb.ImageConfig(lfllb.ImageInput{
 		Target: b.target, Platform: target, Facts: facts, Layers: layers,
-		Created: created, Pin: pin, ExtraLabels: b.bc.Labels,
+		Created: created, Pin: pin, ExtraLabels: b.bc.Labels, FrontendLabels: b.identity.labels(),
 	})
 	if err != nil {
 		return nil, located(err, b.source, b.target.Range)

@@ -28,6 +28,9 @@ type ImageInput struct {
 	Pin nixsets.Pin
 	// ExtraLabels come from the build command (--label).
 	ExtraLabels map[string]string
+	// FrontendLabels name the frontend release, nixpkgs and builder; --label and the
+	// Laingfile's labels override them.
+	FrontendLabels map[string]string
 }
 
 // dockerDefaultPath is the PATH container runtimes give images that set none; stated so that
@@ -104,6 +107,7 @@ func ImageConfig(in ImageInput) (*dockerspec.DockerOCIImage, error) {
 		}
 		labels["devcontainer.metadata"] = meta
 	}
+	maps.Copy(labels, in.FrontendLabels)
 	maps.Copy(labels, in.ExtraLabels)
 	for _, kv := range t.Labels {
 		labels[kv.Key] = kv.Value

@@ -33,6 +33,9 @@ func GitHubTarballURL(owner, repo, rev string) string {
 // DefaultPin is the nixpkgs every Laingfile without a pin follows, so that projects on the
 // same release share store paths, and therefore layers, by default. `laing pin update --print`
 // prints the newest one for a branch.
+//
+// `laing pin release` rewrites the rev and sha256 literals below (.github/workflows/update-pins.yml
+// runs it weekly): keep them string literals in a Pin{Rev: …, SHA256: …} literal.
 func DefaultPin() Pin {
 	return Pin{
 		Rev:    "48698d12cc10555a4f3e3222d9c669b884a49dfe",
@@ -40,6 +43,8 @@ func DefaultPin() Pin {
 	}
 }
 
-// DefaultBuilderImage is the image whose Nix runs the build step, pinned by digest. The named
-// build context `nix-builder` replaces it.
+// DefaultBuilderImage is the image whose Nix runs the build step, pinned by the digest of its
+// multi-platform index. The named build context `nix-builder` replaces it. `laing pin builder`
+// rewrites the literal (.github/workflows/update-pins.yml runs it weekly): keep it a string
+// literal.
 const DefaultBuilderImage = "docker.io/nixos/nix:2.28.3@sha256:e623d73af9cac82d1b50784c83e0cf2a4b83bfd2cfe8d5b67809a2fc94e043ac"

@@ -1,5 +1,6 @@
 // Command laing is the Laingfile user CLI: it lists the package sets, shows an image's layers
-// with their store paths and what images share, and updates a Laingfile's nixpkgs pin.
+// with their store paths and what images share, and updates a Laingfile's nixpkgs pin and the
+// release's own pins in nixsets/pins.go.
 package main
 
 import (
@@ -19,7 +20,6 @@ commands:
                                    for several images, the bytes they share and what a pull
                                    of each downloads when another is present.
                                    IMAGE is a registry reference or oci-layout://DIR[:TAG]
-  sets                             the package sets and their nixpkgs attributes
   pin update [--branch B] [--remote URL] [FILE]
                                    set FILE's (default Laingfile) nixpkgs pin to the newest
                                    commit of branch B (default nixpkgs-unstable) of the git
@@ -27,6 +27,13 @@ commands:
                                    and its NAR hash, keeping the rest of the file as it is
   pin update --print [--branch B] [--remote URL]
                                    print that pin (rev and sha256) instead
+  pin release [--branch B] [--remote URL] [FILE]
+                                   the same for the release's pin: DefaultPin in FILE
+                                   (default nixsets/pins.go, run at the repository's root)
+  pin builder [--image REPOSITORY:TAG] [FILE]
+                                   set the release's Nix builder image (DefaultBuilderImage
+                                   in FILE, default nixsets/pins.go) to the digest of the
+                                   tag's multi-platform index (default: the tag pinned now)
 `
 
 func main() {

@@ -33,16 +33,30 @@ const (
 var commitRe = regexp.MustCompile(`^[0-9a-f]{40}$`)
 
 func pinCommand(args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] != "update" {
+	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
 		return 2
 	}
+	switch args[0] {
+	case "update":
+		return pinUpdateCommand(args[1:], stdout, stderr)
+	case "release":
+		return pinReleaseCommand(args[1:], stdout, stderr)
+	case "builder":
+		return pinBuilderCommand(args[1:], stdout, stderr)
+	}
+	fmt.Fprintf(stderr, "laing pin: unknown command %q\n%s", args[0], usage)
+	return 2
+}
+
+// pinUpdateCommand runs `laing pin update` (args after "update").
+func pinUpdateCommand(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("pin update", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	branch := fs.String("branch", defaultBranch, "the nixpkgs branch to follow")
 	remote := fs.String("remote", defaultRemote, "the nixpkgs git repository")
-	printOnly := fs.Bool("print", false, "print the newest pin instead of rewriting a Laingfile (e.g. for nixsets/pins.go)")
-	if err := fs.Parse(args[1:]); err != nil {
+	printOnly := fs.Bool("print", false, "print the newest pin instead of rewriting a Laingfile (laing pin release writes it into nixsets/pins.go)")
+	if err := fs.Parse(args); err != nil {
 		return 2
 	}
 	if fs.NArg() > 1 || (*printOnly && fs.NArg() > 0) {

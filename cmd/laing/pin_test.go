@@ -2,13 +2,25 @@ package main
 
 import (
 	"bytes"
+	"io"
+	"log"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/registry"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/random"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+
 	"github.com/laingville/laingfile/internal/nar"
+	"github.com/laingville/laingfile/nixsets"
 )
 
 // nixpkgsRepo makes a git repository standing in for nixpkgs: a branch with two commits whose
@@ -189,6 +201,215 @@ func TestPinUpdateErrors(t *testing.T) {
 			}
 			if got, _ := os.ReadFile(file); string(got) != tt.file {
 				t.Errorf("the Laingfile changed:\n%s", got)
+			}
+		})
+	}
+}
+
+// pinsCopy is a copy of the repository's nixsets/pins.go in a temporary directory, and its text.
+func pinsCopy(t *testing.T) (file, text string) {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join("..", "..", "nixsets", "pins.go"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	file = filepath.Join(t.TempDir(), "pins.go")
+	if err := os.WriteFile(file, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return file, string(data)
+}
+
+func TestPinRelease(t *testing.T) {
+	remote, _, head := nixpkgsRepo(t)
+	hash, err := treeNARHash(remote, "nixpkgs-unstable", head)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, original := pinsCopy(t)
+	old := nixsets.DefaultPin()
+	moved := strings.NewReplacer(`"`+old.Rev+`"`, `"`+head+`"`, `"`+old.SHA256+`"`, `"`+hash+`"`).Replace(original)
+	if moved == original {
+		t.Fatal("the test's replacement changed nothing in nixsets/pins.go")
+	}
+	tests := []struct {
+		name    string
+		start   string // the file before; "" is the repository's
+		want    string
+		wantOut string
+	}{
+		{
+			name:    "moves the release's pin",
+			want:    moved,
+			wantOut: "pins.go: the release's nixpkgs " + old.Rev[:12] + " -> " + head[:12] + " (nixpkgs-unstable of " + remote + ")\n",
+		},
+		{
+			name:    "already the newest",
+			start:   moved,
+			want:    moved,
+			wantOut: "pins.go: the release's nixpkgs is at " + head[:12] + ", the newest nixpkgs-unstable\n",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			file, _ := pinsCopy(t)
+			if tt.start != "" {
+				if err := os.WriteFile(file, []byte(tt.start), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			var stdout, stderr bytes.Buffer
+			if code := run([]string{"pin", "release", "--remote", remote, "--branch", "nixpkgs-unstable", file}, &stdout, &stderr); code != 0 {
+				t.Fatalf("exit %d: %s", code, stderr.String())
+			}
+			got, _ := os.ReadFile(file)
+			if string(got) != tt.want {
+				t.Errorf("pins.go:\n%s\nwant:\n%s", got, tt.want)
+			}
+			if out := strings.ReplaceAll(stdout.String(), file, "pins.go"); out != tt.wantOut {
+				t.Errorf("printed %q, want %q", out, tt.wantOut)
+			}
+		})
+	}
+}
+
+// registryWith serves an in-memory registry holding one image or index (with what it refers
+// to) under nixos/nix:TAG for each entry, and returns its host.
+func registryWith(t *testing.T, tags map[string]remote.Taggable) string {
+	t.Helper()
+	srv := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
+	t.Cleanup(srv.Close)
+	host := strings.TrimPrefix(srv.URL, "http://")
+	for tag, img := range tags {
+		ref, err := name.NewTag(host + "/nixos/nix:" + tag)
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch img := img.(type) {
+		case v1.ImageIndex:
+			err = remote.WriteIndex(ref, img)
+		case v1.Image:
+			err = remote.Write(ref, img)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	return host
+}
+
+// platformIndex is an index with a random image for each platform.
+func platformIndex(t *testing.T, platforms ...string) v1.ImageIndex {
+	t.Helper()
+	var idx v1.ImageIndex = empty.Index
+	for _, p := range platforms {
+		img, err := random.Image(64, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		goos, goarch, _ := strings.Cut(p, "/")
+		idx = mutate.AppendManifests(idx, mutate.IndexAddendum{Add: img, Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: goos, Architecture: goarch}}})
+	}
+	return idx
+}
+
+func digestOf(t *testing.T, d interface{ Digest() (v1.Hash, error) }) string {
+	t.Helper()
+	h, err := d.Digest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h.String()
+}
+
+func TestPinBuilder(t *testing.T) {
+	current := platformIndex(t, "linux/amd64", "linux/arm64")
+	newer := platformIndex(t, "linux/amd64", "linux/arm64", "linux/386")
+	single, err := random.Image(64, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	host := registryWith(t, map[string]remote.Taggable{
+		"2.28.3": current, "2.29.0": newer, "single": single, "amd64-only": platformIndex(t, "linux/amd64"),
+	})
+	_, original := pinsCopy(t)
+	oldRef := nixsets.DefaultBuilderImage
+	// The repository's pins.go names Docker Hub; the copies name the test registry's tag.
+	start := strings.Replace(original, `"`+oldRef+`"`, `"`+host+`/nixos/nix:2.28.3@sha256:`+strings.Repeat("0", 64)+`"`, 1)
+	refreshed := host + "/nixos/nix:2.28.3@" + digestOf(t, current)
+	moved := host + "/nixos/nix:2.29.0@" + digestOf(t, newer)
+
+	tests := []struct {
+		name     string
+		args     []string
+		wantRef  string // the literal afterwards; "" when the command fails
+		wantCode int
+		wantErr  string
+	}{
+		{name: "refreshes the digest of the pinned tag", wantRef: refreshed},
+		{name: "moves to another tag", args: []string{"--image", host + "/nixos/nix:2.29.0"}, wantRef: moved},
+		{name: "a single-platform image", args: []string{"--image", host + "/nixos/nix:single"}, wantCode: 1, wantErr: "is a single-platform image"},
+		{name: "an index without arm64", args: []string{"--image", host + "/nixos/nix:amd64-only"}, wantCode: 1, wantErr: "has no linux/arm64 image (it has linux/amd64)"},
+		{name: "no such tag", args: []string{"--image", host + "/nixos/nix:9.9.9"}, wantCode: 1, wantErr: "resolving " + host + "/nixos/nix:9.9.9"},
+		{name: "a digest instead of a tag", args: []string{"--image", "nixos/nix@sha256:" + strings.Repeat("0", 64)}, wantCode: 1, wantErr: "expected REPOSITORY:TAG"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			file, _ := pinsCopy(t)
+			if err := os.WriteFile(file, []byte(start), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			var stdout, stderr bytes.Buffer
+			code := run(append(append([]string{"pin", "builder"}, tt.args...), file), &stdout, &stderr)
+			if code != tt.wantCode {
+				t.Fatalf("exit %d, want %d: %s", code, tt.wantCode, stderr.String())
+			}
+			got, _ := os.ReadFile(file)
+			if tt.wantRef == "" {
+				if !strings.Contains(stderr.String(), tt.wantErr) {
+					t.Errorf("stderr %q does not contain %q", stderr.String(), tt.wantErr)
+				}
+				if string(got) != start {
+					t.Errorf("pins.go changed:\n%s", got)
+				}
+				return
+			}
+			if want := strings.Replace(original, `"`+oldRef+`"`, `"`+tt.wantRef+`"`, 1); string(got) != want {
+				t.Errorf("pins.go:\n%s\nwant:\n%s", got, want)
+			}
+		})
+	}
+}
+
+func TestPinReleaseRefusesOtherFiles(t *testing.T) {
+	tests := []struct {
+		name    string
+		command string
+		src     string
+		want    string
+	}{
+		{"not Go", "release", "kind: runtime\n", "is not Go source"},
+		{"no DefaultPin", "release", "package nixsets\n\nfunc Other() int { return 1 }\n", "has no func DefaultPin"},
+		{"a computed rev", "release", "package nixsets\n\nfunc DefaultPin() Pin { return Pin{Rev: rev(), SHA256: \"x\"} }\n", "with string literals"},
+		{"no DefaultBuilderImage", "builder", "package nixsets\n\nconst Other = \"x\"\n", "has no const DefaultBuilderImage"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			file := filepath.Join(t.TempDir(), "pins.go")
+			if err := os.WriteFile(file, []byte(tt.src), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			var stdout, stderr bytes.Buffer
+			// A remote that does not exist: the file is refused before anything is fetched.
+			args := []string{"pin", tt.command, file}
+			if tt.command == "release" {
+				args = []string{"pin", "release", "--remote", "file:///nonexistent/nixpkgs", file}
+			}
+			if code := run(args, &stdout, &stderr); code != 1 {
+				t.Fatalf("exit %d, want 1: %s", code, stderr.String())
+			}
+			if !strings.Contains(stderr.String(), tt.want) {
+				t.Errorf("stderr %q does not contain %q", stderr.String(), tt.want)
 			}
 		})
 	}

@@ -13,7 +13,8 @@ import (
 	"github.com/laingville/laingfile/frontend"
 )
 
-// version is set at build time with -ldflags "-X main.version=…".
+// version is set at build time with -ldflags "-X main.version=…"; the frontend names it in
+// every build's progress and image labels.
 var version = "dev"
 
 func main() {
@@ -23,7 +24,7 @@ func main() {
 		fmt.Println("laingfile-frontend", version)
 		return
 	}
-	if err := grpcclient.RunFromEnvironment(appcontext.Context(), frontend.Build); err != nil {
+	if err := grpcclient.RunFromEnvironment(appcontext.Context(), frontend.New(version)); err != nil {
 		fmt.Fprintln(os.Stderr, "laingfile-frontend:", err)
 		os.Exit(1)
 	}
