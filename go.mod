@@ -10,6 +10,7 @@ require (
 	github.com/moby/docker-image-spec v1.3.1
 	github.com/opencontainers/go-digest v1.0.0
 	github.com/opencontainers/image-spec v1.1.1
+	github.com/package-url/packageurl-go v0.1.7
 	github.com/tonistiigi/fsutil v0.0.0-20261103091533-a72de9dcf763
 )
 

@@ -133,9 +133,18 @@ func build(ctx context.Context, c gwclient.Client, version string) (res *gwclien
 		// Asked for: chain the layers, as builders without MergeOp do, without a warning.
 		b.merge = false
 	}
+	// --sbom=true: the frontend writes the SBOM itself, from the closure (see sbom.go).
+	if bc.SBOM != nil {
+		b.sboms = &sboms{}
+	}
 	rb, err := bc.Build(ctx, recoverBuild(b.build))
 	if err != nil {
 		return nil, err
+	}
+	if b.sboms != nil {
+		if err := b.sboms.attach(ctx, c, rb); err != nil {
+			return nil, err
+		}
 	}
 	return rb.Finalize()
 }

@@ -36,6 +36,8 @@ type targetBuild struct {
 	nixpkgs *dockerui.NamedContext
 	// identity names the frontend, nixpkgs and builder, in the progress and the image labels.
 	identity identity
+	// sboms collects each platform's SPDX document when the build asks for an SBOM.
+	sboms *sboms
 }
 
 func (b *targetBuild) build(ctx context.Context, platform *ocispecs.Platform, _ int) (*dockerui.BuildResult, error) {
@@ -104,6 +106,13 @@ func (b *targetBuild) build(ctx context.Context, platform *ocispecs.Platform, _ 
 	})
 	if err != nil {
 		return nil, located(err, b.source, b.target.Range)
+	}
+	if b.sboms != nil {
+		doc, err := b.sbomDocument(ctx, sbomSubject{step: step, target: target, facts: facts, image: ref, created: created, pin: pin})
+		if err != nil {
+			return nil, err
+		}
+		b.sboms.put(target, doc)
 	}
 	return &dockerui.BuildResult{Reference: ref, Image: img, Epoch: b.epoch}, nil
 }

@@ -35,13 +35,13 @@ func (im imageLayers) size() int64 {
 }
 
 func layersCommand(w io.Writer, refs []string, platform string) error {
-	p, err := platforms.Parse(platform)
+	p, err := parsePlatform(platform)
 	if err != nil {
-		return fmt.Errorf("--platform %q: %w", platform, err)
+		return err
 	}
 	var images []imageLayers
 	for _, ref := range refs {
-		img, err := loadImage(ref, v1.Platform{OS: p.OS, Architecture: p.Architecture, Variant: p.Variant})
+		img, err := loadImage(ref, p)
 		if err != nil {
 			return err
 		}
@@ -60,8 +60,25 @@ func layersCommand(w io.Writer, refs []string, platform string) error {
 	return nil
 }
 
-// loadImage reads an image from a registry or an OCI layout, picking the platform from an index.
-func loadImage(ref string, p v1.Platform) (v1.Image, error) {
+// parsePlatform reads a --platform value such as linux/arm64.
+func parsePlatform(platform string) (v1.Platform, error) {
+	p, err := platforms.Parse(platform)
+	if err != nil {
+		return v1.Platform{}, fmt.Errorf("--platform %q: %w", platform, err)
+	}
+	return v1.Platform{OS: p.OS, Architecture: p.Architecture, Variant: p.Variant}, nil
+}
+
+// imageSource is what an image reference names: an index to pick a platform's image from
+// (with the tag to look for among an OCI layout's entries), or a single image.
+type imageSource struct {
+	index v1.ImageIndex
+	tag   string
+	image v1.Image
+}
+
+// openImage reads what ref names, from a registry or an OCI layout (oci-layout://DIR[:TAG]).
+func openImage(ref string, p v1.Platform) (imageSource, error) {
 	if dir, ok := strings.CutPrefix(ref, "oci-layout://"); ok {
 		tag := ""
 		if i := strings.LastIndex(dir, ":"); i > 0 {
@@ -69,38 +86,77 @@ func loadImage(ref string, p v1.Platform) (v1.Image, error) {
 		}
 		lp, err := layout.FromPath(dir)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", ref, err)
+			return imageSource{}, fmt.Errorf("%s: %w", ref, err)
 		}
 		idx, err := lp.ImageIndex()
 		if err != nil {
-			return nil, err
+			return imageSource{}, err
 		}
-		return pickImage(idx, p, tag)
+		return imageSource{index: idx, tag: tag}, nil
 	}
 	r, err := name.ParseReference(ref)
 	if err != nil {
-		return nil, fmt.Errorf("%q is not an image reference: %w", ref, err)
+		return imageSource{}, fmt.Errorf("%q is not an image reference: %w", ref, err)
 	}
 	desc, err := remote.Get(r, remote.WithPlatform(p))
 	if err != nil {
-		return nil, fmt.Errorf("fetching %s: %w", ref, err)
+		return imageSource{}, fmt.Errorf("fetching %s: %w", ref, err)
 	}
 	if desc.MediaType.IsIndex() {
 		idx, err := desc.ImageIndex()
 		if err != nil {
-			return nil, err
+			return imageSource{}, err
 		}
-		return pickImage(idx, p, "")
+		return imageSource{index: idx}, nil
 	}
-	return desc.Image()
+	img, err := desc.Image()
+	if err != nil {
+		return imageSource{}, err
+	}
+	return imageSource{image: img}, nil
 }
 
-// pickImage finds the image for a platform (and tag, in an OCI layout) in an index, descending
-// into nested indexes.
-func pickImage(idx v1.ImageIndex, p v1.Platform, tag string) (v1.Image, error) {
-	m, err := idx.IndexManifest()
+// loadImage reads an image from a registry or an OCI layout, picking the platform from an index.
+func loadImage(ref string, p v1.Platform) (v1.Image, error) {
+	src, err := openImage(ref, p)
 	if err != nil {
 		return nil, err
+	}
+	if src.image != nil {
+		return src.image, nil
+	}
+	holder, desc, err := findImage(src.index, p, src.tag)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", ref, err)
+	}
+	return holder.Image(desc.Digest)
+}
+
+// findImage finds the image for a platform (and tag, in an OCI layout) in an index, descending
+// into nested indexes. It returns the index that lists the image: its attestations are there too.
+func findImage(idx v1.ImageIndex, p v1.Platform, tag string) (v1.ImageIndex, v1.Descriptor, error) {
+	var others []string
+	holder, desc, found, err := searchIndex(idx, p, tag, &others)
+	if err != nil {
+		return nil, v1.Descriptor{}, err
+	}
+	if !found {
+		if tag != "" && len(others) == 0 {
+			return nil, v1.Descriptor{}, fmt.Errorf("no image tagged %q for %s", tag, p)
+		}
+		if len(others) > 0 {
+			return nil, v1.Descriptor{}, fmt.Errorf("no image for %s (it has %s): choose one with --platform", p, strings.Join(others, ", "))
+		}
+		return nil, v1.Descriptor{}, fmt.Errorf("no image for %s", p)
+	}
+	return holder, desc, nil
+}
+
+// searchIndex is findImage's walk; it adds the platforms it passes over to others.
+func searchIndex(idx v1.ImageIndex, p v1.Platform, tag string, others *[]string) (v1.ImageIndex, v1.Descriptor, bool, error) {
+	m, err := idx.IndexManifest()
+	if err != nil {
+		return nil, v1.Descriptor{}, false, err
 	}
 	for _, d := range m.Manifests {
 		if tag != "" && d.Annotations["org.opencontainers.image.ref.name"] != tag {
@@ -110,18 +166,22 @@ func pickImage(idx v1.ImageIndex, p v1.Platform, tag string) (v1.Image, error) {
 		case d.MediaType.IsIndex():
 			child, err := idx.ImageIndex(d.Digest)
 			if err != nil {
-				return nil, err
+				return nil, v1.Descriptor{}, false, err
 			}
-			if img, err := pickImage(child, p, ""); err == nil {
-				return img, nil
+			if holder, desc, found, err := searchIndex(child, p, "", others); err != nil || found {
+				return holder, desc, found, err
 			}
 		case d.MediaType.IsImage():
 			if d.Platform == nil || d.Platform.Satisfies(p) {
-				return idx.Image(d.Digest)
+				return idx, d, true, nil
+			}
+			// Attestation manifests are unknown/unknown: not a platform to offer.
+			if d.Platform.OS != "unknown" {
+				*others = append(*others, d.Platform.String())
 			}
 		}
 	}
-	return nil, fmt.Errorf("no image for %s/%s", p.OS, p.Architecture)
+	return nil, v1.Descriptor{}, false, nil
 }
 
 // describeLayers pairs each layer with its history entry: the frontend writes one per layer.

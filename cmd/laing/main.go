@@ -1,5 +1,6 @@
 // Command laing is the Laingfile user CLI: it lists the package sets, shows an image's layers
-// with their store paths and what images share, and updates a Laingfile's nixpkgs pin and the
+// with their store paths and what images share, lists an image's SBOM
+// and updates a Laingfile's nixpkgs pin and the
 // release's own pins in nixsets/pins.go.
 package main
 
@@ -20,6 +21,11 @@ commands:
                                    for several images, the bytes they share and what a pull
                                    of each downloads when another is present.
                                    IMAGE is a registry reference or oci-layout://DIR[:TAG]
+  sbom [--platform P] [--json] IMAGE
+                                   the packages of the image's SBOM attestation (docker buildx
+                                   build --sbom=true): name, version, license, what asked for
+                                   it, size and store path; --json prints the SPDX document
+  sets                             the package sets and their nixpkgs attributes
   pin update [--branch B] [--remote URL] [FILE]
                                    set FILE's (default Laingfile) nixpkgs pin to the newest
                                    commit of branch B (default nixpkgs-unstable) of the git
@@ -62,6 +68,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return 1
 		}
 		return 0
+	case "sbom":
+		return sbomCommand(args[1:], stdout, stderr)
 	case "sets":
 		for _, s := range nixsets.Sets() {
 			fmt.Fprintf(stdout, "%-13s %s\n", s.Name, strings.Join(s.Attrs, " "))

@@ -52,6 +52,8 @@ type buildRequest struct {
 	Client *client.Client
 	// Builder replaces the environment's Nix builder image (a reference in the registry).
 	Builder string
+	// SBOM asks for an SBOM attestation, as --sbom=true does.
+	SBOM bool
 }
 
 // buildResult is what a build returned and what it printed.
@@ -104,6 +106,9 @@ func runBuild(t *testing.T, req buildRequest) (*buildResult, error) {
 	}
 	for k, v := range req.BuildArgs {
 		attrs["build-arg:"+k] = v
+	}
+	if req.SBOM {
+		attrs["attest:sbom"] = ""
 	}
 	opt := client.SolveOpt{
 		LocalMounts: map[string]fsutil.FS{

@@ -95,7 +95,7 @@ func findSecret(t *testing.T, root string, secret []byte) (found []string, files
 
 // TestSubstituterSecretStaysSecret builds with a private binary cache whose token comes as a
 // BuildKit secret. The cache sees the token, so Nix used it; then the image (exported as an
-// OCI layout), the build cache (exported with mode=max, every intermediate result) and the
+// OCI layout, with its SBOM attestation), the build cache (exported with mode=max, every intermediate result) and the
 // build's output are searched for it, compressed blobs uncompressed: it is in none of them.
 func TestSubstituterSecretStaysSecret(t *testing.T) {
 	testenv.SkipIfShort(t)
@@ -131,6 +131,8 @@ packages: [./nix/fresh.nix]
 		Dir:       dir,
 		Platforms: "linux/amd64",
 		Secrets:   map[string][]byte{"cachetoken": []byte(token + "\n")},
+		// The SBOM attestation is searched with the image.
+		SBOM: true,
 		Exports: []client.ExportEntry{{
 			Type: client.ExporterOCI, Attrs: map[string]string{"tar": "false"}, OutputDir: imageDir,
 		}},
@@ -145,6 +147,9 @@ packages: [./nix/fresh.nix]
 		t.Errorf("the binary cache got %d requests without the token", n)
 	}
 
+	if found, _ := findSecret(t, imageDir, []byte("https://spdx.dev/Document")); len(found) == 0 {
+		t.Errorf("the image has no SBOM attestation to search")
+	}
 	for _, where := range []struct{ name, dir string }{{"the image", imageDir}, {"the build cache", cacheDir}} {
 		found, files := findSecret(t, where.dir, []byte(token))
 		if files < 5 {
