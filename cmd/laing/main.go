@@ -1,6 +1,6 @@
 // Command laing is the Laingfile user CLI: it lists the package sets, shows an image's layers
-// with their store paths and what images share, lists an image's SBOM
-// and updates a Laingfile's nixpkgs pin and the
+// with their store paths and what images share, lists an image's SBOM, writes the files that
+// give a target's packages on a host with Nix, and updates a Laingfile's nixpkgs pin and the
 // release's own pins in nixsets/pins.go.
 package main
 
@@ -40,6 +40,12 @@ commands:
                                    set the release's Nix builder image (DefaultBuilderImage
                                    in FILE, default nixsets/pins.go) to the digest of the
                                    tag's multi-platform index (default: the tag pinned now)
+  shell [--target T] [--check] [--nixpkgs DIR] [--build-arg NAME=VALUE]... [FILE]
+                                   write .laingfile/ next to FILE (default Laingfile), and
+                                   flake.nix, shell.nix and .envrc where missing: target T's
+                                   packages (default: the first devcontainer) on this host with
+                                   nix develop, nix-shell or direnv. --check writes nothing and
+                                   fails when they are not current; --nixpkgs replaces the pin
 `
 
 func main() {
@@ -77,6 +83,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 0
 	case "pin":
 		return pinCommand(args[1:], stdout, stderr)
+	case "shell":
+		return shellCommand(args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0
