@@ -10,8 +10,9 @@
 # RELEASE_IMAGE is the image (default 127.0.0.1:5000/laingfile/frontend, the test registry);
 # EXAMPLES_REGISTRY where --examples pushes the examples' images (default
 # 127.0.0.1:5000/laingfile/examples). Offline (the default) the binaries come from the local Go,
-# replacing the Dockerfile's build stage, and the SBOM from hack/frontendimage/sbomscanner, as
-# the golang image and BuildKit's default SBOM generator cannot be pulled; the final stage,
+# replacing the Dockerfile's build stage, and the SBOM from hack/frontendimage/sbomscanner (the
+# syft that hack/tools.sh builds, as BuildKit's default generator wraps syft), as the golang
+# image and BuildKit's default SBOM generator cannot be pulled; the final stage,
 # tags, labels and attestations are the same. --online builds everything in the Dockerfile and
 # uses BuildKit's default generator. --examples also builds every example with the released
 # frontend and pushes it with an SBOM (what the daily scan reads); offline it needs the bake
@@ -76,6 +77,7 @@ if ! $online; then
 	export BUILDX_BUILDER=${BUILDX_BUILDER:-$LAINGFILE_BUILDER}
 	log "building the SBOM generator image with the local Go"
 	scanner=$(go run ./hack/frontendimage -repo "$REPO_ROOT" -sbom-scanner -version "$version" \
+		-platform "linux/$(go env GOARCH)" \
 		-push "$LAINGFILE_REGISTRY/laingfile/sbom-scanner:$version" | tee /dev/stderr |
 		sed -n 's/^==> sbom scanner image \(sha256:[0-9a-f]*\)$/\1/p')
 	[[ -n $scanner ]] || die "hack/frontendimage printed no digest for the SBOM generator image"

@@ -2,17 +2,12 @@ package main
 
 import (
 	"bytes"
-	"io"
-	"log"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/google/go-containerregistry/pkg/name"
-	"github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
@@ -277,25 +272,11 @@ func TestPinRelease(t *testing.T) {
 // to) under nixos/nix:TAG for each entry, and returns its host.
 func registryWith(t *testing.T, tags map[string]remote.Taggable) string {
 	t.Helper()
-	srv := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
-	t.Cleanup(srv.Close)
-	host := strings.TrimPrefix(srv.URL, "http://")
+	images := map[string]remote.Taggable{}
 	for tag, img := range tags {
-		ref, err := name.NewTag(host + "/nixos/nix:" + tag)
-		if err != nil {
-			t.Fatal(err)
-		}
-		switch img := img.(type) {
-		case v1.ImageIndex:
-			err = remote.WriteIndex(ref, img)
-		case v1.Image:
-			err = remote.Write(ref, img)
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
+		images["nixos/nix:"+tag] = img
 	}
-	return host
+	return testRegistry(t, images)
 }
 
 // platformIndex is an index with a random image for each platform.

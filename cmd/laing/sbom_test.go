@@ -4,15 +4,10 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
-	"io"
-	"log"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/google/go-containerregistry/pkg/name"
-	"github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
@@ -112,27 +107,11 @@ func attestedIndex(t *testing.T, attestations map[string][]attestationLayer, pla
 	return idx
 }
 
-// pushToTestRegistry serves an in-memory registry holding x as app:latest and returns its
+// pushToTestRegistry serves an in-memory registry holding x as acme/app:latest and returns its
 // reference.
 func pushToTestRegistry(t *testing.T, x remote.Taggable) string {
 	t.Helper()
-	srv := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
-	t.Cleanup(srv.Close)
-	ref := strings.TrimPrefix(srv.URL, "http://") + "/acme/app:latest"
-	tag, err := name.NewTag(ref)
-	if err != nil {
-		t.Fatal(err)
-	}
-	switch x := x.(type) {
-	case v1.ImageIndex:
-		err = remote.WriteIndex(tag, x)
-	case v1.Image:
-		err = remote.Write(tag, x)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	return ref
+	return testRegistry(t, map[string]remote.Taggable{"acme/app:latest": x}) + "/acme/app:latest"
 }
 
 func runSBOM(args ...string) (code int, stdout, stderr string) {

@@ -18,10 +18,13 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path"
 	"path/filepath"
+	"runtime"
+	"slices"
 	"strings"
 	"time"
 
@@ -47,6 +50,9 @@ type program struct {
 	pkg    string // the package to build, relative to the module root
 	binary string // where the image has it, relative to /
 	labels func(version string) map[string]string
+	// files are the programs it runs besides itself: where the image has them (relative to /,
+	// in bin/, which is the image's PATH) and where they are on this machine.
+	files func(plat ocispecs.Platform) (map[string]string, error)
 }
 
 var (
@@ -66,6 +72,7 @@ var (
 	sbomScanner = program{
 		pkg:    "./hack/frontendimage/sbomscanner",
 		binary: "bin/laingfile-sbom-scanner",
+		files:  syftFile,
 		labels: func(version string) map[string]string {
 			return map[string]string{
 				"org.opencontainers.image.title":   "Laingfile SBOM generator for BuildKit",
@@ -176,26 +183,51 @@ func imageKind(prog program) string {
 	return "sbom scanner"
 }
 
-// image is the binary at /prog.binary on scratch, with a fixed time and owner so that the same
-// source gives the same digest.
-func image(prog program, bin string, plat ocispecs.Platform, version string) (v1.Image, error) {
-	data, err := os.ReadFile(bin)
+// syftFile is the syft that hack/tools.sh builds, for the SBOM generator image: the machine's
+// own platform only, where BuildKit runs generators.
+func syftFile(plat ocispecs.Platform) (map[string]string, error) {
+	if plat.OS != runtime.GOOS || plat.Architecture != runtime.GOARCH {
+		return nil, fmt.Errorf("the SBOM generator image is for this machine's platform only (%s/%s), whose syft hack/tools.sh builds; not %s",
+			runtime.GOOS, runtime.GOARCH, platforms.Format(plat))
+	}
+	syft, err := exec.LookPath("syft")
 	if err != nil {
+		return nil, fmt.Errorf("syft is not on PATH (%w): run hack/tools.sh", err)
+	}
+	if syft, err = filepath.EvalSymlinks(syft); err != nil {
 		return nil, err
+	}
+	return map[string]string{"bin/syft": syft}, nil
+}
+
+// image is the binary at /prog.binary on scratch, with the programs it runs, with a fixed time
+// and owner so that the same source gives the same digest.
+func image(prog program, bin string, plat ocispecs.Platform, version string) (v1.Image, error) {
+	files := map[string]string{prog.binary: bin}
+	if prog.files != nil {
+		more, err := prog.files(plat)
+		if err != nil {
+			return nil, err
+		}
+		maps.Copy(files, more)
 	}
 	epoch := time.Unix(1, 0).UTC()
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
-	for _, h := range []*tar.Header{
-		{Name: path.Dir(prog.binary) + "/", Typeflag: tar.TypeDir, Mode: 0o755, ModTime: epoch},
-		{Name: prog.binary, Typeflag: tar.TypeReg, Mode: 0o755, Size: int64(len(data)), ModTime: epoch},
-	} {
-		if err := tw.WriteHeader(h); err != nil {
+	if err := tw.WriteHeader(&tar.Header{Name: path.Dir(prog.binary) + "/", Typeflag: tar.TypeDir, Mode: 0o755, ModTime: epoch}); err != nil {
+		return nil, err
+	}
+	for _, name := range slices.Sorted(maps.Keys(files)) {
+		data, err := os.ReadFile(files[name])
+		if err != nil {
 			return nil, err
 		}
-	}
-	if _, err := tw.Write(data); err != nil {
-		return nil, err
+		if err := tw.WriteHeader(&tar.Header{Name: name, Typeflag: tar.TypeReg, Mode: 0o755, Size: int64(len(data)), ModTime: epoch}); err != nil {
+			return nil, err
+		}
+		if _, err := tw.Write(data); err != nil {
+			return nil, err
+		}
 	}
 	if err := tw.Close(); err != nil {
 		return nil, err
@@ -206,6 +238,9 @@ func image(prog program, bin string, plat ocispecs.Platform, version string) (v1
 	}
 	return ociindex.NewImage(plat, epoch, []ociindex.Layer{{Layer: layer, CreatedBy: path.Base(prog.binary) + " " + version}}, func(c *v1.Config) {
 		c.Entrypoint = []string{"/" + prog.binary}
+		if prog.files != nil {
+			c.Env = []string{"PATH=/" + path.Dir(prog.binary)}
+		}
 		c.Labels = prog.labels(version)
 	})
 }

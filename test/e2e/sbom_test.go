@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -228,33 +227,35 @@ func attestedSBOM(t *testing.T, ref, platform string) []byte {
 			t.Fatal(err)
 		}
 		for _, l := range am.Layers {
-			if l.Annotations["in-toto.io/predicate-type"] != "https://spdx.dev/Document" {
-				continue
+			if l.Annotations["in-toto.io/predicate-type"] == "https://spdx.dev/Document" {
+				return attestationPredicate(t, att, l.Digest)
 			}
-			layer, err := att.LayerByDigest(l.Digest)
-			if err != nil {
-				t.Fatal(err)
-			}
-			rc, err := layer.Uncompressed()
-			if err != nil {
-				t.Fatal(err)
-			}
-			data, err := io.ReadAll(rc)
-			rc.Close()
-			if err != nil {
-				t.Fatal(err)
-			}
-			var statement struct {
-				Predicate json.RawMessage `json:"predicate"`
-			}
-			if err := json.Unmarshal(data, &statement); err != nil {
-				t.Fatalf("the SBOM attestation is not an in-toto statement: %v", err)
-			}
-			return statement.Predicate
 		}
 	}
 	t.Fatalf("%s has no SPDX attestation for %s", ref, platform)
 	return nil
+}
+
+// attestationPredicate reads an attestation layer of an attestation manifest: an in-toto
+// statement, whose predicate it returns.
+func attestationPredicate(t *testing.T, att v1.Image, layer v1.Hash) json.RawMessage {
+	t.Helper()
+	l, err := att.LayerByDigest(layer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc, err := l.Uncompressed()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	var statement struct {
+		Predicate json.RawMessage `json:"predicate"`
+	}
+	if err := json.NewDecoder(rc).Decode(&statement); err != nil {
+		t.Fatalf("the attestation is not an in-toto statement: %v", err)
+	}
+	return statement.Predicate
 }
 
 // imageStorePaths are the store paths an image's layers hold, from their history.
