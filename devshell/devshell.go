@@ -27,7 +27,7 @@ func Systems() []string {
 	return []string{"x86_64-linux", "aarch64-linux", "x86_64-darwin", "aarch64-darwin"}
 }
 
-// StepPaths are where the Nix build step finds what a request names (llb.StepOverlaysDir and
+// StepPaths are where the Nix build step finds what a request names (laingfile2llb.StepOverlaysDir and
 // friends): the generated files name the same files from where they are.
 type StepPaths struct {
 	Overlays string // the built-in overlays, as NAME.nix
@@ -39,7 +39,7 @@ type StepPaths struct {
 type Spec struct {
 	// Target is the name of the Laingfile target the shells give.
 	Target string
-	// Requests are the frontend's requests for the target (llb.NixRequest), one per system,
+	// Requests are the frontend's requests for the target (laingfile2llb.NixRequest), one per system,
 	// with the build step's paths.
 	Requests []nixsets.Request
 	Step     StepPaths

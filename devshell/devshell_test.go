@@ -12,10 +12,10 @@ import (
 )
 
 // step are the build step's paths as llb has them; the tests write requests by hand, as
-// llb.NixRequest makes them, so that this package's tests need no BuildKit.
+// laingfile2llb.NixRequest makes them, so that this package's tests need no BuildKit.
 var step = StepPaths{Overlays: "/laingfile/overlays", Context: "/context", Nixpkgs: "/nixpkgs"}
 
-// request is a request for system as llb.NixRequest makes it for a target with the release's pin.
+// request is a request for system as laingfile2llb.NixRequest makes it for a target with the release's pin.
 func request(system string) nixsets.Request {
 	pin := nixsets.DefaultPin()
 	return nixsets.Request{

@@ -15,7 +15,7 @@ import (
 	gwclient "github.com/moby/buildkit/frontend/gateway/client"
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 
-	"github.com/laingville/laingfile/frontend/laingfile"
+	"github.com/laingville/laingfile"
 	"github.com/laingville/laingfile/nixsets"
 )
 
@@ -70,11 +70,7 @@ func build(ctx context.Context, c gwclient.Client, version string) (res *gwclien
 	if err != nil {
 		return nil, fmt.Errorf("cannot read the Laingfile: %w", err)
 	}
-	file, err := laingfile.Parse(src.Filename, src.Data, laingfile.Options{
-		KnownSets:     nixsets.Names(),
-		KnownOverlays: nixsets.OverlayNames(),
-		BuildArgs:     bc.BuildArgs,
-	})
+	file, err := laingfile.Parse(src.Filename, src.Data, nixsets.ParseOptions(bc.BuildArgs))
 	if err != nil {
 		return nil, parseError(err, src.SourceMap)
 	}

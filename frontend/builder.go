@@ -16,7 +16,7 @@ import (
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/laingville/laingfile/internal/nar"
-	lfllb "github.com/laingville/laingfile/llb"
+	"github.com/laingville/laingfile/laingfile2llb"
 	"github.com/laingville/laingfile/nixsets"
 )
 
@@ -70,14 +70,14 @@ const builderProfileLink = "/nix/var/nix/profiles/default"
 
 // builderTools reads the builder image's store paths and resolves its default profile, so
 // that the Nix step runs the image's own tools and never the ones in the shared /nix cache.
-func (b *targetBuild) builderTools(ctx context.Context, builder llb.State, buildPlatform ocispecs.Platform) (lfllb.BuilderTools, error) {
+func (b *targetBuild) builderTools(ctx context.Context, builder llb.State, buildPlatform ocispecs.Platform) (laingfile2llb.BuilderTools, error) {
 	ref, err := b.solve(ctx, builder, llb.Platform(buildPlatform))
 	if err != nil {
-		return lfllb.BuilderTools{}, fmt.Errorf("reading the Nix builder image: %w", err)
+		return laingfile2llb.BuilderTools{}, fmt.Errorf("reading the Nix builder image: %w", err)
 	}
 	entries, err := ref.ReadDir(ctx, gwclient.ReadDirRequest{Path: nar.StoreDir})
 	if err != nil {
-		return lfllb.BuilderTools{}, fmt.Errorf("the Nix builder image has no %s: %w", nar.StoreDir, err)
+		return laingfile2llb.BuilderTools{}, fmt.Errorf("the Nix builder image has no %s: %w", nar.StoreDir, err)
 	}
 	var storePaths []string
 	for _, e := range entries {
@@ -87,9 +87,9 @@ func (b *targetBuild) builderTools(ctx context.Context, builder llb.State, build
 	}
 	profile, err := resolveStoreLink(ctx, ref, builderProfileLink)
 	if err != nil {
-		return lfllb.BuilderTools{}, err
+		return laingfile2llb.BuilderTools{}, err
 	}
-	return lfllb.NewBuilderTools(storePaths, profile)
+	return laingfile2llb.NewBuilderTools(storePaths, profile)
 }
 
 // resolveStoreLink follows a chain of symbolic links in an image to the store path it ends at.

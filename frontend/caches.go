@@ -10,8 +10,8 @@ import (
 	gwclient "github.com/moby/buildkit/frontend/gateway/client"
 	"github.com/moby/buildkit/solver/pb"
 
-	"github.com/laingville/laingfile/frontend/laingfile"
-	lfllb "github.com/laingville/laingfile/llb"
+	"github.com/laingville/laingfile"
+	"github.com/laingville/laingfile/laingfile2llb"
 )
 
 // cacheReport is what the build step says one of the Laingfile's binary caches gave it
@@ -94,7 +94,7 @@ func (b *targetBuild) warn(ctx context.Context, w locatedWarning) {
 // pushToCaches runs the push step for each of the Laingfile's caches that has `push:`, after
 // the build step: a failure fails the build at the cache's entry, unless it asks for a best
 // effort, when it is a warning there.
-func (b *targetBuild) pushToCaches(ctx context.Context, step lfllb.NixStep, nixOut llb.State) error {
+func (b *targetBuild) pushToCaches(ctx context.Context, step laingfile2llb.NixStep, nixOut llb.State) error {
 	for _, sub := range b.file.Substituters {
 		if sub.Push == nil {
 			continue
@@ -105,7 +105,7 @@ func (b *targetBuild) pushToCaches(ctx context.Context, step lfllb.NixStep, nixO
 		}
 		// The step runs when its output is first read; it always leaves a warning file, empty
 		// unless a best-effort push failed.
-		data, err := ref.ReadFile(ctx, gwclient.ReadRequest{Filename: lfllb.OutputDir + "/push-warning"})
+		data, err := ref.ReadFile(ctx, gwclient.ReadRequest{Filename: laingfile2llb.OutputDir + "/push-warning"})
 		if err != nil {
 			return b.missingSecret(err)
 		}

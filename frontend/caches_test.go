@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/laingville/laingfile/frontend/laingfile"
+	"github.com/laingville/laingfile"
 )
 
 func TestCacheWarnings(t *testing.T) {

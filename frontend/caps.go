@@ -10,7 +10,7 @@ import (
 	"github.com/moby/buildkit/solver/pb"
 	"github.com/moby/buildkit/util/apicaps"
 
-	"github.com/laingville/laingfile/frontend/laingfile"
+	"github.com/laingville/laingfile"
 )
 
 // The builder's capabilities, checked before any work: a builder too old for the LLB this
@@ -114,7 +114,7 @@ var requiredCaps = []capability{
 	{id: pb.CapSourceLocalExcludePatterns, what: "leaving out what .dockerignore names"},
 	{id: pb.CapSourceLocalSharedKeyHint, what: "reusing transfers of the build context"},
 	{id: pb.CapSourceImage, what: "pulling the Nix builder image"},
-	// The Nix step (llb/nixstep.go).
+	// The Nix step (laingfile2llb/nixstep.go).
 	{id: pb.CapExecMetaBase, what: "running the Nix build step"},
 	{id: pb.CapExecMountBind, what: "read-only mounts of the step's inputs"},
 	{id: pb.CapExecMountSelector, what: "mounting the builder image's /nix"},
@@ -123,7 +123,7 @@ var requiredCaps = []capability{
 	{id: pb.CapExecMountTmpfs, what: "a tmpfs /tmp in the Nix step"},
 	{id: pb.CapExecMountSecret, what: "secret mounts for the substituters' credentials",
 		when: func(n buildNeeds) bool { return n.Secrets }},
-	// The layers (llb/layers.go, llb/custom.go).
+	// The layers (laingfile2llb/layers.go, laingfile2llb/custom.go).
 	{id: pb.CapFileBase, what: "file operations (copy, mkdir, mkfile with owners and times)"},
 	// A `copy:` entry's mode as a string: BuildKit v0.17 reads it (FileActionCopy.modeStr) but
 	// never registered file.copy.modestring; a builder before v0.17 ignores the string and

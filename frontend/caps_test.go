@@ -12,8 +12,8 @@ import (
 	"github.com/moby/buildkit/util/apicaps"
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 
-	"github.com/laingville/laingfile/frontend/laingfile"
-	lfllb "github.com/laingville/laingfile/llb"
+	"github.com/laingville/laingfile"
+	"github.com/laingville/laingfile/laingfile2llb"
 	"github.com/laingville/laingfile/nixsets"
 )
 
@@ -282,7 +282,7 @@ targets:
     kind: devcontainer
     copy:
       - {src: app/, dst: /app}
-`), laingfile.Options{KnownSets: nixsets.Names(), KnownOverlays: nixsets.OverlayNames()})
+`), nixsets.ParseOptions(nil))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -295,18 +295,18 @@ targets:
 	}
 	mainContext, nixpkgs := local("context"), local("nixpkgs")
 	profile := "/nix/store/" + strings.Repeat("b", 32) + "-user-environment"
-	tools, err := lfllb.NewBuilderTools([]string{profile}, profile)
+	tools, err := laingfile2llb.NewBuilderTools([]string{profile}, profile)
 	if err != nil {
 		t.Fatal(err)
 	}
-	step := lfllb.NixStep{
+	step := laingfile2llb.NixStep{
 		Builder:       llb.Image(nixsets.DefaultBuilderImage, llb.Platform(platform), llb.ResolveModeDefault),
 		BuilderID:     "builder",
 		Tools:         tools,
 		BuildPlatform: platform,
 		Nixpkgs:       &nixpkgs,
 		Context:       &mainContext,
-		Request:       lfllb.NixRequest(f, target, "x86_64-linux", nixsets.DefaultPin()),
+		Request:       laingfile2llb.NixRequest(f, target, "x86_64-linux", nixsets.DefaultPin()),
 		Substituters:  f.Substituters,
 	}
 	nixOut, err := step.State(platform)
@@ -315,29 +315,29 @@ targets:
 	}
 	sp := func(name string) string { return "/nix/store/" + strings.Repeat("a", 32) + "-" + name }
 	const hash = "sha256-47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="
-	closure := lfllb.Closure{{Path: sp("bash"), NarHash: hash, NarSize: 1 << 20}, {Path: sp("sudo"), NarHash: hash, NarSize: 1 << 20}, {Path: sp("cacert"), NarHash: hash, NarSize: 1 << 10}}
-	facts := lfllb.Facts{
+	closure := laingfile2llb.Closure{{Path: sp("bash"), NarHash: hash, NarSize: 1 << 20}, {Path: sp("sudo"), NarHash: hash, NarSize: 1 << 20}, {Path: sp("cacert"), NarHash: hash, NarSize: 1 << 10}}
+	facts := laingfile2llb.Facts{
 		Closure:        closure,
 		Profile:        sp("profile"),
 		ProfileEntries: []string{"bin", "lib"},
 		Info:           map[string][]string{"bashInteractive": {sp("bash")}, "sudo": {sp("sudo")}, "cacert": {sp("cacert")}, "coreutils": {sp("bash")}},
 		Packages:       map[string][]string{"sudo": {sp("sudo")}},
-		NixDB:          lfllb.NixDB{SQLite: []byte("db"), Schema: []byte("10")},
+		NixDB:          laingfile2llb.NixDB{SQLite: []byte("db"), Schema: []byte("10")},
 	}
-	plan, err := lfllb.PlanLayers(closure, 2, nil) // two layers: one of them collects two paths
+	plan, err := laingfile2llb.PlanLayers(closure, 2, nil) // two layers: one of them collects two paths
 	if err != nil {
 		t.Fatal(err)
 	}
-	layers, err := lfllb.StoreLayers(step.LayerState, plan)
+	layers, err := laingfile2llb.StoreLayers(step.LayerState, plan)
 	if err != nil {
 		t.Fatal(err)
 	}
-	custom, err := lfllb.Customisation(target, facts, lfllb.StorePathSource(layers), nixOut)
+	custom, err := laingfile2llb.Customisation(target, facts, laingfile2llb.StorePathSource(layers), nixOut)
 	if err != nil {
 		t.Fatal(err)
 	}
 	layers = append(layers, custom)
-	layers = append(layers, lfllb.CopyLayers(target, mainContext, layers, nil)...)
+	layers = append(layers, laingfile2llb.CopyLayers(target, mainContext, layers, nil)...)
 
 	required := map[apicaps.CapID]bool{pb.CapMergeOp: true}
 	for _, c := range requiredCaps {
@@ -348,7 +348,7 @@ targets:
 	seen := map[apicaps.CapID]bool{}
 	for _, merge := range []bool{true, false} {
 		// The image, the build step and the push step: every op a build solves.
-		all := llb.Merge([]llb.State{lfllb.Assemble(layers, merge), nixOut, step.PushState(nixOut, f.Substituters[0])})
+		all := llb.Merge([]llb.State{laingfile2llb.Assemble(layers, merge), nixOut, step.PushState(nixOut, f.Substituters[0])})
 		def, err := all.Marshal(ctx, llb.Platform(platform))
 		if err != nil {
 			t.Fatal(err)
@@ -396,7 +396,7 @@ targets:
 // the builder is checked before the target is chosen) needs BuildKit v0.17, which no builder
 // reports but every builder of v0.17 or later has.
 func TestCopyModeStrings(t *testing.T) {
-	opts := laingfile.Options{KnownSets: nixsets.Names(), KnownOverlays: nixsets.OverlayNames()}
+	opts := nixsets.ParseOptions(nil)
 	tests := []struct {
 		name, src string
 		want      bool

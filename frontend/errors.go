@@ -7,7 +7,7 @@ import (
 	"github.com/moby/buildkit/solver/errdefs"
 	"github.com/moby/buildkit/solver/pb"
 
-	"github.com/laingville/laingfile/frontend/laingfile"
+	"github.com/laingville/laingfile"
 	"github.com/laingville/laingfile/internal/redact"
 )
 

@@ -10,7 +10,7 @@ import (
 
 	"github.com/moby/buildkit/frontend/dockerui"
 
-	"github.com/laingville/laingfile/frontend/laingfile"
+	"github.com/laingville/laingfile"
 	"github.com/laingville/laingfile/nixsets"
 )
 
@@ -26,7 +26,7 @@ const (
 
 func parse(t *testing.T, src string) *laingfile.File {
 	t.Helper()
-	f, err := laingfile.Parse("Laingfile", []byte(src), laingfile.Options{KnownSets: nixsets.Names(), KnownOverlays: nixsets.OverlayNames()})
+	f, err := laingfile.Parse("Laingfile", []byte(src), nixsets.ParseOptions(nil))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,7 +9,7 @@ import (
 
 	gwclient "github.com/moby/buildkit/frontend/gateway/client"
 
-	"github.com/laingville/laingfile/frontend/laingfile"
+	"github.com/laingville/laingfile"
 	"github.com/laingville/laingfile/nixsets"
 )
 

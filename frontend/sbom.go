@@ -23,8 +23,8 @@ import (
 	"github.com/moby/buildkit/solver/result"
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 
-	"github.com/laingville/laingfile/frontend/laingfile"
-	lfllb "github.com/laingville/laingfile/llb"
+	"github.com/laingville/laingfile"
+	"github.com/laingville/laingfile/laingfile2llb"
 	"github.com/laingville/laingfile/nixsets"
 	"github.com/laingville/laingfile/sbom"
 )
@@ -39,9 +39,9 @@ const (
 
 // sbomSubject is what the SPDX document describes: one platform's image.
 type sbomSubject struct {
-	step    lfllb.NixStep
+	step    laingfile2llb.NixStep
 	target  ocispecs.Platform
-	facts   lfllb.Facts
+	facts   laingfile2llb.Facts
 	image   gwclient.Reference
 	created time.Time
 	pin     nixsets.Pin
@@ -76,7 +76,7 @@ func (s *sboms) attach(ctx context.Context, c gwclient.Client, rb *dockerui.Resu
 		if !ok {
 			return fmt.Errorf("laingfile frontend: internal error: no SBOM for %s", id)
 		}
-		st := llb.Scratch().File(llb.Mkfile(sbomFile, 0o644, doc, llb.WithCreatedTime(lfllb.LayerTime())),
+		st := llb.Scratch().File(llb.Mkfile(sbomFile, 0o644, doc, llb.WithCreatedTime(laingfile2llb.LayerTime())),
 			llb.WithCustomName("sbom: write the SPDX document ("+id+")"))
 		def, err := st.Marshal(ctx)
 		if err != nil {
@@ -124,13 +124,13 @@ func (b *targetBuild) sbomDocument(ctx context.Context, s sbomSubject) ([]byte, 
 		Nixpkgs:     pinSource(s.pin),
 		Closure:     sbomClosure(s.facts.Closure),
 		Derivations: sbomDerivations(meta),
-		Requested:   sbomRequested(lfllb.PackageOrigins(b.target, s.facts.Packages)),
+		Requested:   sbomRequested(laingfile2llb.PackageOrigins(b.target, s.facts.Packages)),
 		Files:       files,
 	})
 }
 
 // packageMeta runs the SBOM step and reads what it says of the image's packages.
-func (b *targetBuild) packageMeta(ctx context.Context, step lfllb.NixStep, target ocispecs.Platform) ([]nixsets.PackageMeta, error) {
+func (b *targetBuild) packageMeta(ctx context.Context, step laingfile2llb.NixStep, target ocispecs.Platform) ([]nixsets.PackageMeta, error) {
 	st, err := step.MetaState(target)
 	if err != nil {
 		return nil, err
@@ -139,7 +139,7 @@ func (b *targetBuild) packageMeta(ctx context.Context, step lfllb.NixStep, targe
 	if err != nil {
 		return nil, err
 	}
-	data, err := ref.ReadFile(ctx, gwclient.ReadRequest{Filename: path.Join(lfllb.OutputDir, "package-meta.json")})
+	data, err := ref.ReadFile(ctx, gwclient.ReadRequest{Filename: path.Join(laingfile2llb.OutputDir, "package-meta.json")})
 	if err != nil {
 		return nil, fmt.Errorf("the SBOM step left no package-meta.json: %w", err)
 	}
@@ -162,7 +162,7 @@ func pinSource(p nixsets.Pin) string {
 	return ""
 }
 
-func sbomClosure(closure lfllb.Closure) []sbom.StorePath {
+func sbomClosure(closure laingfile2llb.Closure) []sbom.StorePath {
 	paths := make([]sbom.StorePath, 0, len(closure))
 	for _, p := range closure {
 		paths = append(paths, sbom.StorePath{Path: p.Path, NarHash: p.NarHash, NarSize: p.NarSize, References: p.References})
@@ -182,7 +182,7 @@ func sbomDerivations(meta []nixsets.PackageMeta) []sbom.Derivation {
 	return drvs
 }
 
-func sbomRequested(origins []lfllb.PackageOrigin) []sbom.Requested {
+func sbomRequested(origins []laingfile2llb.PackageOrigin) []sbom.Requested {
 	requested := make([]sbom.Requested, 0, len(origins))
 	for _, o := range origins {
 		requested = append(requested, sbom.Requested{Attr: o.Attr, Set: o.Set, Implied: o.Implied, Paths: o.Paths})

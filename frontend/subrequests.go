@@ -11,7 +11,7 @@ import (
 	"github.com/moby/buildkit/frontend/subrequests/targets"
 	"github.com/moby/buildkit/solver/pb"
 
-	"github.com/laingville/laingfile/frontend/laingfile"
+	"github.com/laingville/laingfile"
 )
 
 // subrequests answers `docker buildx build --call targets` and `--call outline`.

@@ -14,8 +14,8 @@ import (
 	gwclient "github.com/moby/buildkit/frontend/gateway/client"
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 
-	"github.com/laingville/laingfile/frontend/laingfile"
-	lfllb "github.com/laingville/laingfile/llb"
+	"github.com/laingville/laingfile"
+	"github.com/laingville/laingfile/laingfile2llb"
 	"github.com/laingville/laingfile/nixsets"
 )
 
@@ -68,15 +68,15 @@ func (b *targetBuild) build(ctx context.Context, platform *ocispecs.Platform, _ 
 	}
 
 	budget := b.target.MaxLayers - 1 - len(b.target.Copy)
-	plan, err := lfllb.PlanLayers(facts.Closure, budget, lfllb.Owners(b.target, facts.Packages))
+	plan, err := laingfile2llb.PlanLayers(facts.Closure, budget, laingfile2llb.Owners(b.target, facts.Packages))
 	if err != nil {
 		return nil, located(fmt.Errorf("maxLayers %d leaves no layer for the store paths: %w", b.target.MaxLayers, err), b.source, b.target.Range)
 	}
-	layers, err := lfllb.StoreLayers(step.LayerState, plan)
+	layers, err := laingfile2llb.StoreLayers(step.LayerState, plan)
 	if err != nil {
 		return nil, err
 	}
-	custom, err := lfllb.Customisation(b.target, facts, lfllb.StorePathSource(layers), nixOut)
+	custom, err := laingfile2llb.Customisation(b.target, facts, laingfile2llb.StorePathSource(layers), nixOut)
 	if err != nil {
 		return nil, err
 	}
@@ -86,21 +86,21 @@ func (b *targetBuild) build(ctx context.Context, platform *ocispecs.Platform, _ 
 		if err != nil {
 			return nil, err
 		}
-		layers = append(layers, lfllb.CopyLayers(b.target, *mainContext, layers, func(r laingfile.Range) llb.ConstraintsOpt {
+		layers = append(layers, laingfile2llb.CopyLayers(b.target, *mainContext, layers, func(r laingfile.Range) llb.ConstraintsOpt {
 			return location(b.source, r)
 		})...)
 	}
 
-	ref, err := b.solve(ctx, lfllb.Assemble(layers, b.merge), llb.Platform(target))
+	ref, err := b.solve(ctx, laingfile2llb.Assemble(layers, b.merge), llb.Platform(target))
 	if err != nil {
 		return nil, err
 	}
 
-	created := lfllb.LayerTime()
+	created := laingfile2llb.LayerTime()
 	if b.epoch != nil {
 		created = *b.epoch
 	}
-	img, err := lfllb.ImageConfig(lfllb.ImageInput{
+	img, err := laingfile2llb.ImageConfig(laingfile2llb.ImageInput{
 		Target: b.target, Platform: target, Facts: facts, Layers: layers,
 		Created: created, Pin: pin, ExtraLabels: b.bc.Labels, FrontendLabels: b.identity.labels(),
 	})
@@ -128,23 +128,23 @@ func (b *targetBuild) buildPlatform() ocispecs.Platform {
 // nixStep assembles the Nix build step: the builder (named context or pinned image), the
 // nixpkgs source (named context or the pin), the build context when the Laingfile needs files
 // from it, and the request.
-func (b *targetBuild) nixStep(ctx context.Context, system string, buildPlatform ocispecs.Platform) (lfllb.NixStep, nixsets.Pin, error) {
+func (b *targetBuild) nixStep(ctx context.Context, system string, buildPlatform ocispecs.Platform) (laingfile2llb.NixStep, nixsets.Pin, error) {
 	builder, builderID, err := b.builder(ctx, buildPlatform)
 	if err != nil {
-		return lfllb.NixStep{}, nixsets.Pin{}, err
+		return laingfile2llb.NixStep{}, nixsets.Pin{}, err
 	}
 	tools, err := b.builderTools(ctx, builder, buildPlatform)
 	if err != nil {
-		return lfllb.NixStep{}, nixsets.Pin{}, err
+		return laingfile2llb.NixStep{}, nixsets.Pin{}, err
 	}
 
 	pin := b.pin.Pin
-	step := lfllb.NixStep{
+	step := laingfile2llb.NixStep{
 		Builder:       builder,
 		BuilderID:     builderID,
 		Tools:         tools,
 		BuildPlatform: buildPlatform,
-		Request:       lfllb.NixRequest(b.file, b.target, system, pin),
+		Request:       laingfile2llb.NixRequest(b.file, b.target, system, pin),
 		Substituters:  b.file.Substituters,
 		Constraints:   []llb.ConstraintsOpt{location(b.source, append(packageRanges(b.target), substituterRanges(b.file)...)...)},
 	}
@@ -155,17 +155,17 @@ func (b *targetBuild) nixStep(ctx context.Context, system string, buildPlatform 
 	if b.nixpkgs != nil {
 		st, _, err := b.nixpkgs.Load(ctx)
 		if err != nil {
-			return lfllb.NixStep{}, nixsets.Pin{}, fmt.Errorf("loading the %q build context: %w", ContextNixpkgs, err)
+			return laingfile2llb.NixStep{}, nixsets.Pin{}, fmt.Errorf("loading the %q build context: %w", ContextNixpkgs, err)
 		}
 		step.Nixpkgs = st
-		step.Request = lfllb.WithNixpkgsDir(step.Request)
+		step.Request = laingfile2llb.WithNixpkgsDir(step.Request)
 		// The image cannot name a source that came from a build context.
 		pin = nixsets.Pin{}
 	}
-	if lfllb.UsesContext(step.Request) {
+	if laingfile2llb.UsesContext(step.Request) {
 		mainContext, err := b.bc.MainContext(ctx)
 		if err != nil {
-			return lfllb.NixStep{}, nixsets.Pin{}, err
+			return laingfile2llb.NixStep{}, nixsets.Pin{}, err
 		}
 		step.Context = mainContext
 	}
@@ -174,34 +174,34 @@ func (b *targetBuild) nixStep(ctx context.Context, system string, buildPlatform 
 
 // realise solves the Nix build step and reads its reports back: problems with the requested
 // packages become located errors; otherwise the closure and the profile.
-func (b *targetBuild) realise(ctx context.Context, nixOut llb.State, target ocispecs.Platform) (lfllb.Facts, error) {
+func (b *targetBuild) realise(ctx context.Context, nixOut llb.State, target ocispecs.Platform) (laingfile2llb.Facts, error) {
 	ref, err := b.solve(ctx, nixOut, llb.Platform(target))
 	if err != nil {
-		return lfllb.Facts{}, b.missingSecret(err)
+		return laingfile2llb.Facts{}, b.missingSecret(err)
 	}
 	read := func(name string) ([]byte, error) {
-		return ref.ReadFile(ctx, gwclient.ReadRequest{Filename: path.Join(lfllb.OutputDir, name)})
+		return ref.ReadFile(ctx, gwclient.ReadRequest{Filename: path.Join(laingfile2llb.OutputDir, name)})
 	}
 
 	data, err := read("report.json")
 	if err != nil {
 		// The step runs when its output is first read: here.
-		return lfllb.Facts{}, b.missingSecret(fmt.Errorf("the Nix build step left no report: %w", err))
+		return laingfile2llb.Facts{}, b.missingSecret(fmt.Errorf("the Nix build step left no report: %w", err))
 	}
 	var report nixsets.Report
 	if err := json.Unmarshal(data, &report); err != nil {
-		return lfllb.Facts{}, fmt.Errorf("the Nix build step's report is not valid JSON: %w", err)
+		return laingfile2llb.Facts{}, fmt.Errorf("the Nix build step's report is not valid JSON: %w", err)
 	}
 	if report.HashMismatch != nil {
-		return lfllb.Facts{}, b.hashMismatch(report.HashMismatch)
+		return laingfile2llb.Facts{}, b.hashMismatch(report.HashMismatch)
 	}
 	if len(report.Problems) > 0 {
-		return lfllb.Facts{}, b.packageProblems(report.Problems, read)
+		return laingfile2llb.Facts{}, b.packageProblems(report.Problems, read)
 	}
 	if data, err := read("substituters.tsv"); err == nil {
 		reports, err := parseCacheReports(data)
 		if err != nil {
-			return lfllb.Facts{}, err
+			return laingfile2llb.Facts{}, err
 		}
 		for _, w := range cacheWarnings(b.file.Substituters, reports) {
 			b.warn(ctx, w)
@@ -210,32 +210,32 @@ func (b *targetBuild) realise(ctx context.Context, nixOut llb.State, target ocis
 
 	profile, err := read("profile")
 	if err != nil {
-		return lfllb.Facts{}, fmt.Errorf("the Nix build step left no profile: %w", err)
+		return laingfile2llb.Facts{}, fmt.Errorf("the Nix build step left no profile: %w", err)
 	}
 	entries, err := read("profile-entries")
 	if err != nil {
-		return lfllb.Facts{}, fmt.Errorf("the Nix build step left no profile listing: %w", err)
+		return laingfile2llb.Facts{}, fmt.Errorf("the Nix build step left no profile listing: %w", err)
 	}
 	registration, err := read("closure")
 	if err != nil {
-		return lfllb.Facts{}, fmt.Errorf("the Nix build step left no closure: %w", err)
+		return laingfile2llb.Facts{}, fmt.Errorf("the Nix build step left no closure: %w", err)
 	}
-	closure, err := lfllb.ParseRegistration(registration)
+	closure, err := laingfile2llb.ParseRegistration(registration)
 	if err != nil {
-		return lfllb.Facts{}, err
+		return laingfile2llb.Facts{}, err
 	}
 	packages := map[string][]string{}
 	for _, p := range report.Packages {
 		packages[p.Attr] = p.Paths
 	}
 	// Devcontainers carry a Nix database of their closure.
-	var nixDB lfllb.NixDB
+	var nixDB laingfile2llb.NixDB
 	if b.target.Kind == laingfile.KindDevcontainer {
-		if nixDB, err = lfllb.ReadNixDB(read); err != nil {
-			return lfllb.Facts{}, err
+		if nixDB, err = laingfile2llb.ReadNixDB(read); err != nil {
+			return laingfile2llb.Facts{}, err
 		}
 	}
-	return lfllb.Facts{
+	return laingfile2llb.Facts{
 		Closure:        closure,
 		Profile:        strings.TrimSpace(string(profile)),
 		ProfileEntries: strings.Fields(string(entries)),

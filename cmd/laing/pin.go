@@ -15,7 +15,7 @@ import (
 	"regexp"
 	"strings"
 
-	"github.com/laingville/laingfile/frontend/laingfile"
+	"github.com/laingville/laingfile"
 	"github.com/laingville/laingfile/internal/nar"
 )
 

@@ -13,10 +13,10 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/laingville/laingfile"
 	"github.com/laingville/laingfile/devshell"
 	"github.com/laingville/laingfile/frontend"
-	"github.com/laingville/laingfile/frontend/laingfile"
-	"github.com/laingville/laingfile/llb"
+	"github.com/laingville/laingfile/laingfile2llb"
 	"github.com/laingville/laingfile/nixsets"
 )
 
@@ -139,11 +139,7 @@ func shellSpec(ctx context.Context, o shellOptions, project string) (devshell.Sp
 	if err != nil {
 		return devshell.Spec{}, err
 	}
-	file, err := laingfile.Parse(o.file, data, laingfile.Options{
-		KnownSets:     nixsets.Names(),
-		KnownOverlays: nixsets.OverlayNames(),
-		BuildArgs:     o.buildArgs,
-	})
+	file, err := laingfile.Parse(o.file, data, nixsets.ParseOptions(o.buildArgs))
 	if err != nil {
 		return devshell.Spec{}, err
 	}
@@ -162,7 +158,7 @@ func shellSpec(ctx context.Context, o shellOptions, project string) (devshell.Sp
 	}
 	spec := devshell.Spec{
 		Target: target.Name,
-		Step:   devshell.StepPaths{Overlays: llb.StepOverlaysDir, Context: llb.StepContextDir, Nixpkgs: llb.StepNixpkgsDir},
+		Step:   devshell.StepPaths{Overlays: laingfile2llb.StepOverlaysDir, Context: laingfile2llb.StepContextDir, Nixpkgs: laingfile2llb.StepNixpkgsDir},
 	}
 	if o.nixpkgsDir != "" {
 		if spec.NixpkgsDir, err = nixpkgsDirFrom(project, o.nixpkgsDir); err != nil {
@@ -170,9 +166,9 @@ func shellSpec(ctx context.Context, o shellOptions, project string) (devshell.Sp
 		}
 	}
 	for _, system := range devshell.Systems() {
-		req := llb.NixRequest(file, target, system, pin)
+		req := laingfile2llb.NixRequest(file, target, system, pin)
 		if spec.NixpkgsDir != "" {
-			req = llb.WithNixpkgsDir(req)
+			req = laingfile2llb.WithNixpkgsDir(req)
 		}
 		spec.Requests = append(spec.Requests, req)
 	}

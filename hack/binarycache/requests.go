@@ -11,8 +11,8 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/laingville/laingfile/frontend/laingfile"
-	lfllb "github.com/laingville/laingfile/llb"
+	"github.com/laingville/laingfile"
+	"github.com/laingville/laingfile/laingfile2llb"
 	"github.com/laingville/laingfile/nixsets"
 )
 
@@ -65,10 +65,7 @@ func requests(laingfiles []string, systems []string) ([]inputFile, error) {
 		if err != nil {
 			return nil, err
 		}
-		f, err := laingfile.Parse(filepath.Base(path), data, laingfile.Options{
-			KnownSets:     nixsets.Names(),
-			KnownOverlays: nixsets.OverlayNames(),
-		})
+		f, err := laingfile.Parse(filepath.Base(path), data, nixsets.ParseOptions(nil))
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", path, err)
 		}
@@ -79,8 +76,8 @@ func requests(laingfiles []string, systems []string) ([]inputFile, error) {
 		seen[example] = path
 		for _, t := range f.Targets {
 			for _, system := range systems {
-				req := lfllb.WithNixpkgsDir(lfllb.NixRequest(f, t, system, nixsets.DefaultPin()))
-				if lfllb.UsesContext(req) {
+				req := laingfile2llb.WithNixpkgsDir(laingfile2llb.NixRequest(f, t, system, nixsets.DefaultPin()))
+				if laingfile2llb.UsesContext(req) {
 					return nil, fmt.Errorf("%s: target %s reads Nix files from its build context, which the binary cache build does not mount", path, t.Name)
 				}
 				js, err := json.MarshalIndent(req, "", "  ")

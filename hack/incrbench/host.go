@@ -13,7 +13,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/laingville/laingfile/llb"
+	"github.com/laingville/laingfile/laingfile2llb"
 	"github.com/laingville/laingfile/nixsets"
 )
 
@@ -44,7 +44,7 @@ func (h *host) realise(ctx context.Context, b *bench, name string, data []byte) 
 	if err != nil {
 		return nil, err
 	}
-	req := llb.NixRequest(f, t, h.system, nixsets.DefaultPin())
+	req := laingfile2llb.NixRequest(f, t, h.system, nixsets.DefaultPin())
 	req.Nixpkgs = nixsets.NixpkgsSource{Path: h.fixture}
 	reqFile := filepath.Join(h.work, name+".request.json")
 	reqJSON, err := json.Marshal(req)

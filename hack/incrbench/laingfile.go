@@ -8,7 +8,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/laingville/laingfile/frontend/laingfile"
+	"github.com/laingville/laingfile"
 	"github.com/laingville/laingfile/nixsets"
 )
 
@@ -50,7 +50,7 @@ func (b *bench) laingfiles() (laingfiles, error) {
 
 // parse parses a Laingfile and finds the benchmark's target.
 func (b *bench) parse(data []byte) (*laingfile.File, *laingfile.Target, error) {
-	f, err := laingfile.Parse("Laingfile", data, laingfile.Options{KnownSets: nixsets.Names(), KnownOverlays: nixsets.OverlayNames()})
+	f, err := laingfile.Parse("Laingfile", data, nixsets.ParseOptions(nil))
 	if err != nil {
 		return nil, nil, fmt.Errorf("the edited Laingfile: %v\n%s", err, data)
 	}

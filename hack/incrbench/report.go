@@ -138,7 +138,7 @@ func (b *bench) fetchImage(ref string) (*imageInfo, error) {
 	if err != nil {
 		return nil, err
 	}
-	// The store layers' history says `nix: PATH…` (llb.StoreLayers).
+	// The store layers' history says `nix: PATH…` (laingfile2llb.StoreLayers).
 	for _, h := range cfg.History {
 		if rest, ok := strings.CutPrefix(h.CreatedBy, "nix: "); ok {
 			for _, p := range strings.Fields(rest) {

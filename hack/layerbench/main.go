@@ -5,7 +5,7 @@
 // strategies, and prints for every ordered pair of images what a pull of the second downloads
 // when the first is present:
 //
-//   - ours: llb.PlanLayers, as the frontend plans them;
+//   - ours: laingfile2llb.PlanLayers, as the frontend plans them;
 //   - popularity: nixpkgs dockerTools' default, the most popular paths alone and one catch-all
 //     layer, with maxLayers 100 and 50;
 //   - one layer for the whole closure, what `RUN nix-env -i …` in a Dockerfile gives.
@@ -27,8 +27,8 @@ import (
 	"strings"
 	"text/tabwriter"
 
-	"github.com/laingville/laingfile/frontend/laingfile"
-	"github.com/laingville/laingfile/llb"
+	"github.com/laingville/laingfile"
+	"github.com/laingville/laingfile/laingfile2llb"
 	"github.com/laingville/laingfile/nixsets"
 )
 
@@ -39,8 +39,8 @@ type image struct {
 	Sets    []string
 	Extra   []string // packages beyond the sets
 	target  *laingfile.Target
-	closure llb.Closure
-	owners  []llb.Owner
+	closure laingfile2llb.Closure
+	owners  []laingfile2llb.Owner
 }
 
 func matrix() []*image {
@@ -90,15 +90,17 @@ func run(nixpkgs, profile, system, addPackage string, build bool) error {
 	}
 
 	strategies := []strategy{
-		{"ours (100)", func(im *image) ([][]llb.StorePath, error) { return ours(im, laingfile.DefaultMaxLayers) }},
-		{"popularity (100)", func(im *image) ([][]llb.StorePath, error) { return popularity(im.closure, 99), nil }},
-		{"popularity (50)", func(im *image) ([][]llb.StorePath, error) { return popularity(im.closure, 49), nil }},
-		{"one layer", func(im *image) ([][]llb.StorePath, error) { return [][]llb.StorePath{im.closure}, nil }},
+		{"ours (100)", func(im *image) ([][]laingfile2llb.StorePath, error) { return ours(im, laingfile.DefaultMaxLayers) }},
+		{"popularity (100)", func(im *image) ([][]laingfile2llb.StorePath, error) { return popularity(im.closure, 99), nil }},
+		{"popularity (50)", func(im *image) ([][]laingfile2llb.StorePath, error) { return popularity(im.closure, 49), nil }},
+		{"one layer", func(im *image) ([][]laingfile2llb.StorePath, error) {
+			return [][]laingfile2llb.StorePath{im.closure}, nil
+		}},
 	}
 	results := make([]map[pair]reuse, len(strategies))
 	maxLayers := make([]int, len(strategies))
 	for i, s := range strategies {
-		plans := map[string][][]llb.StorePath{}
+		plans := map[string][][]laingfile2llb.StorePath{}
 		for _, im := range images {
 			groups, err := s.plan(im)
 			if err != nil {
@@ -127,12 +129,12 @@ func realise(im *image, nixpkgs, profile, system, work string) error {
 	if len(im.Extra) > 0 {
 		fmt.Fprintf(&doc, "packages: [%s]\n", strings.Join(im.Extra, ", "))
 	}
-	f, err := laingfile.Parse("Laingfile", []byte(doc.String()), laingfile.Options{KnownSets: nixsets.Names(), KnownOverlays: nixsets.OverlayNames()})
+	f, err := laingfile.Parse("Laingfile", []byte(doc.String()), nixsets.ParseOptions(nil))
 	if err != nil {
 		return err
 	}
 	im.target = f.Targets[0]
-	req := llb.NixRequest(f, im.target, system, nixsets.DefaultPin())
+	req := laingfile2llb.NixRequest(f, im.target, system, nixsets.DefaultPin())
 	req.Nixpkgs = nixsets.NixpkgsSource{Path: nixpkgs}
 	req.Config["fixtureProfile"] = profile
 	reqFile := filepath.Join(work, im.Name+".json")
@@ -174,14 +176,14 @@ func realise(im *image, nixpkgs, profile, system, work string) error {
 	if err != nil {
 		return err
 	}
-	if im.closure, err = llb.ParseRegistration([]byte(registration)); err != nil {
+	if im.closure, err = laingfile2llb.ParseRegistration([]byte(registration)); err != nil {
 		return err
 	}
 	packages := map[string][]string{}
 	for _, p := range report.Packages {
 		packages[p.Attr] = p.Paths
 	}
-	im.owners = llb.Owners(im.target, packages)
+	im.owners = laingfile2llb.Owners(im.target, packages)
 	return nil
 }
 
@@ -198,19 +200,19 @@ func nix(cmd string, args ...string) (string, error) {
 
 type strategy struct {
 	name string
-	plan func(*image) ([][]llb.StorePath, error)
+	plan func(*image) ([][]laingfile2llb.StorePath, error)
 }
 
 // ours plans as the frontend does: one layer of the budget is the customisation layer.
-func ours(im *image, maxLayers int) ([][]llb.StorePath, error) {
-	plan, err := llb.PlanLayers(im.closure, maxLayers-1, im.owners)
+func ours(im *image, maxLayers int) ([][]laingfile2llb.StorePath, error) {
+	plan, err := laingfile2llb.PlanLayers(im.closure, maxLayers-1, im.owners)
 	return plan.Groups, err
 }
 
 // popularity is nixpkgs' popularity contest (dockerTools.buildLayeredImage): a path's
 // popularity is the number of paths in the closure that depend on it, directly or not; the
 // most popular budget-1 paths get a layer each and the rest share the last one.
-func popularity(c llb.Closure, budget int) [][]llb.StorePath {
+func popularity(c laingfile2llb.Closure, budget int) [][]laingfile2llb.StorePath {
 	refs := map[string][]string{}
 	for _, p := range c {
 		refs[p.Path] = p.References
@@ -230,19 +232,19 @@ func popularity(c llb.Closure, budget int) [][]llb.StorePath {
 			stack = append(stack, refs[x]...)
 		}
 	}
-	sorted := append(llb.Closure(nil), c...)
+	sorted := append(laingfile2llb.Closure(nil), c...)
 	sort.SliceStable(sorted, func(i, j int) bool {
 		if score[sorted[i].Path] != score[sorted[j].Path] {
 			return score[sorted[i].Path] > score[sorted[j].Path]
 		}
 		return sorted[i].Path < sorted[j].Path
 	})
-	var groups [][]llb.StorePath
+	var groups [][]laingfile2llb.StorePath
 	for i, p := range sorted {
 		if i == budget-1 {
 			return append(groups, sorted[i:])
 		}
-		groups = append(groups, []llb.StorePath{p})
+		groups = append(groups, []laingfile2llb.StorePath{p})
 	}
 	return groups
 }
@@ -263,7 +265,7 @@ func (r reuse) efficiency() float64 {
 	return float64(r.Reused) / float64(r.Shareable)
 }
 
-func layerKey(g []llb.StorePath) string {
+func layerKey(g []laingfile2llb.StorePath) string {
 	paths := make([]string, len(g))
 	for i, p := range g {
 		paths[i] = p.Path
@@ -272,7 +274,7 @@ func layerKey(g []llb.StorePath) string {
 	return strings.Join(paths, " ")
 }
 
-func measure(images []*image, plans map[string][][]llb.StorePath) map[pair]reuse {
+func measure(images []*image, plans map[string][][]laingfile2llb.StorePath) map[pair]reuse {
 	out := map[pair]reuse{}
 	for _, a := range images {
 		inA := map[string]bool{}
@@ -295,7 +297,7 @@ func measure(images []*image, plans map[string][][]llb.StorePath) map[pair]reuse
 				}
 			}
 			for _, g := range plans[b.Name] {
-				size := llb.Closure(g).Size()
+				size := laingfile2llb.Closure(g).Size()
 				if layersA[layerKey(g)] {
 					r.Reused += size
 				} else {
@@ -387,7 +389,7 @@ func incremental(base *image, pkg, nixpkgs, profile, system, work string) error 
 					profileBytes += p.NarSize
 				}
 			}
-			newLayers += llb.Closure(g).Size()
+			newLayers += laingfile2llb.Closure(g).Size()
 		}
 	}
 	fmt.Printf("\nadding %s to %s: new store paths %s; new layers %s (of which the image's profile %s); ratio %.4f\n",

@@ -17,7 +17,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/laingville/laingfile/frontend/laingfile"
+	"github.com/laingville/laingfile"
 	"github.com/laingville/laingfile/test/testenv"
 )
 

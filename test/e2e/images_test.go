@@ -17,8 +17,8 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
-	"github.com/laingville/laingfile/frontend/laingfile"
-	lfllb "github.com/laingville/laingfile/llb"
+	"github.com/laingville/laingfile"
+	"github.com/laingville/laingfile/laingfile2llb"
 	"github.com/laingville/laingfile/nixsets"
 	"github.com/laingville/laingfile/test/testenv"
 )
@@ -100,7 +100,7 @@ func exampleTarget(t *testing.T, dir, name string) *laingfile.Target {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f, err := laingfile.Parse("Laingfile", data, laingfile.Options{KnownSets: nixsets.Names(), KnownOverlays: nixsets.OverlayNames()})
+	f, err := laingfile.Parse("Laingfile", data, nixsets.ParseOptions(nil))
 	if err != nil {
 		t.Fatalf("the example's Laingfile: %v", err)
 	}
@@ -540,7 +540,7 @@ func checkUnmodifiedClosure(t *testing.T, img v1.Image, target *laingfile.Target
 		sets = append(sets, s.Name)
 	}
 	var attrs []string
-	for _, a := range nixsets.Expand(sets, lfllb.ImpliedPackages()...) {
+	for _, a := range nixsets.Expand(sets, laingfile2llb.ImpliedPackages()...) {
 		attrs = append(attrs, strconv.Quote(a))
 	}
 	for _, p := range target.Packages {

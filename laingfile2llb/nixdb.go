@@ -1,4 +1,4 @@
-package llb
+package laingfile2llb
 
 import (
 	"encoding/binary"

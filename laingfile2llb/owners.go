@@ -1,9 +1,9 @@
-package llb
+package laingfile2llb
 
 import (
 	"sort"
 
-	"github.com/laingville/laingfile/frontend/laingfile"
+	"github.com/laingville/laingfile"
 	"github.com/laingville/laingfile/nixsets"
 )
 

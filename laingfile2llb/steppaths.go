@@ -1,4 +1,4 @@
-package llb
+package laingfile2llb
 
 // Where the Nix build step finds what a NixRequest names, for tools that evaluate the build
 // expression outside the step (`laing shell`) and map the request's paths to their own places.

@@ -1,4 +1,4 @@
-package llb
+package laingfile2llb
 
 import (
 	"context"
@@ -8,17 +8,17 @@ import (
 	"strings"
 	"testing"
 
-	bkllb "github.com/moby/buildkit/client/llb"
+	"github.com/moby/buildkit/client/llb"
 	"github.com/moby/buildkit/solver/pb"
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 
-	"github.com/laingville/laingfile/frontend/laingfile"
+	"github.com/laingville/laingfile"
 	"github.com/laingville/laingfile/nixsets"
 )
 
 func parseTestFile(t *testing.T, src string) *laingfile.File {
 	t.Helper()
-	f, err := laingfile.Parse("Laingfile", []byte(src), laingfile.Options{KnownSets: nixsets.Names(), KnownOverlays: nixsets.OverlayNames()})
+	f, err := laingfile.Parse("Laingfile", []byte(src), nixsets.ParseOptions(nil))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -134,7 +134,7 @@ func TestNixStepSubstituters(t *testing.T) {
 kind: runtime
 `)
 	step := NixStep{
-		Builder:      bkllb.Image("example.com/nix"),
+		Builder:      llb.Image("example.com/nix"),
 		BuilderID:    "example.com/nix",
 		Tools:        testBuilderTools(t),
 		Request:      NixRequest(f, f.Targets[0], "x86_64-linux", nixsets.DefaultPin()),
@@ -180,7 +180,7 @@ kind: runtime
 
 func TestNixStepRequestJSON(t *testing.T) {
 	f := parseTestFile(t, "kind: runtime\n")
-	step := NixStep{Builder: bkllb.Image("example.com/nix"), Tools: testBuilderTools(t), Request: NixRequest(f, f.Targets[0], "x86_64-linux", nixsets.DefaultPin())}
+	step := NixStep{Builder: llb.Image("example.com/nix"), Tools: testBuilderTools(t), Request: NixRequest(f, f.Targets[0], "x86_64-linux", nixsets.DefaultPin())}
 	st, err := step.State(ocispecs.Platform{OS: "linux", Architecture: "amd64"})
 	if err != nil {
 		t.Fatal(err)
@@ -220,7 +220,7 @@ func testBuilderTools(t *testing.T) BuilderTools {
 func TestNixStepRunsTheBuildersOwnTools(t *testing.T) {
 	f := parseTestFile(t, "kind: runtime\n")
 	tools := testBuilderTools(t)
-	exec := buildStepExec(t, NixStep{Builder: bkllb.Image("example.com/nix"), BuilderID: "example.com/nix", Tools: tools,
+	exec := buildStepExec(t, NixStep{Builder: llb.Image("example.com/nix"), BuilderID: "example.com/nix", Tools: tools,
 		Request: NixRequest(f, f.Targets[0], "x86_64-linux", nixsets.DefaultPin())})
 
 	if want := testStorePath("user-environment") + "/bin/sh"; exec.Meta.Args[0] != want {
@@ -301,7 +301,7 @@ func TestLayerStateDependsOnlyOnItsPaths(t *testing.T) {
 		return head.String()
 	}
 	step := func(file *laingfile.File) NixStep {
-		return NixStep{Builder: bkllb.Image("example.com/nix"), BuilderID: "example.com/nix", Tools: testBuilderTools(t),
+		return NixStep{Builder: llb.Image("example.com/nix"), BuilderID: "example.com/nix", Tools: testBuilderTools(t),
 			Request: NixRequest(file, file.Targets[0], "x86_64-linux", nixsets.DefaultPin())}
 	}
 	if a, b := digestOf(step(f), group), digestOf(step(g), group); a != b {
@@ -329,9 +329,9 @@ func TestMetaStateEvaluatesTheSameRequest(t *testing.T) {
 kind: runtime
 packages: [jq]
 `)
-	nixpkgs := bkllb.Local("nixpkgs")
+	nixpkgs := llb.Local("nixpkgs")
 	step := NixStep{
-		Builder: bkllb.Image("example.com/nix"), BuilderID: "example.com/nix", Tools: testBuilderTools(t),
+		Builder: llb.Image("example.com/nix"), BuilderID: "example.com/nix", Tools: testBuilderTools(t),
 		Request:      WithNixpkgsDir(NixRequest(f, f.Targets[0], "x86_64-linux", nixsets.DefaultPin())),
 		Substituters: f.Substituters,
 		Nixpkgs:      &nixpkgs,

@@ -1,4 +1,4 @@
-package llb
+package laingfile2llb
 
 import (
 	"context"
@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	bkllb "github.com/moby/buildkit/client/llb"
+	"github.com/moby/buildkit/client/llb"
 	"github.com/moby/buildkit/solver/pb"
 	digest "github.com/opencontainers/go-digest"
 )
@@ -197,7 +197,7 @@ func TestPlanLayersSharesAcrossImages(t *testing.T) {
 }
 
 // ops marshals a state and returns its ops by digest, and the digest of the final op.
-func ops(t *testing.T, st bkllb.State) (map[digest.Digest]*pb.Op, digest.Digest) {
+func ops(t *testing.T, st llb.State) (map[digest.Digest]*pb.Op, digest.Digest) {
 	t.Helper()
 	def, err := st.Marshal(context.Background())
 	if err != nil {
@@ -219,7 +219,7 @@ func ops(t *testing.T, st bkllb.State) (map[digest.Digest]*pb.Op, digest.Digest)
 }
 
 func TestStoreLayersMerge(t *testing.T) {
-	nixOut := bkllb.Image("example.com/nix-out") // stands in for the build step output
+	nixOut := llb.Image("example.com/nix-out") // stands in for the build step output
 	c := testClosure()
 	plan, _ := PlanLayers(c, 10, nil)
 	layers, err := StoreLayers(fixedStore(nixOut), plan)
@@ -269,7 +269,7 @@ func TestStoreLayersMerge(t *testing.T) {
 }
 
 func TestAssembleChainWithoutMerge(t *testing.T) {
-	nixOut := bkllb.Image("example.com/nix-out")
+	nixOut := llb.Image("example.com/nix-out")
 	plan, _ := PlanLayers(testClosure(), 10, nil)
 	layers, err := StoreLayers(fixedStore(nixOut), plan)
 	if err != nil {
@@ -300,11 +300,11 @@ func TestAssembleChainWithoutMerge(t *testing.T) {
 }
 
 // fixedStore is a StoreSource whose every group comes from one state.
-func fixedStore(st bkllb.State) StoreSource {
-	return func([]StorePath, string) (bkllb.State, error) { return st, nil }
+func fixedStore(st llb.State) StoreSource {
+	return func([]StorePath, string) (llb.State, error) { return st, nil }
 }
 
 // fixedPaths finds every store path in one state.
-func fixedPaths(st bkllb.State) func(string) (bkllb.State, bool) {
-	return func(string) (bkllb.State, bool) { return st, true }
+func fixedPaths(st llb.State) func(string) (llb.State, bool) {
+	return func(string) (llb.State, bool) { return st, true }
 }

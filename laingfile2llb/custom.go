@@ -1,4 +1,4 @@
-package llb
+package laingfile2llb
 
 import (
 	"fmt"
@@ -8,9 +8,9 @@ import (
 	"slices"
 	"strings"
 
-	bkllb "github.com/moby/buildkit/client/llb"
+	"github.com/moby/buildkit/client/llb"
 
-	"github.com/laingville/laingfile/frontend/laingfile"
+	"github.com/laingville/laingfile"
 )
 
 // Facts are what the Nix build step reported about one image: its closure, its profile, and
@@ -81,7 +81,7 @@ const (
 // layer links to anyway, and leaves it out of the layer. The store layers copy from their own
 // steps, so this is what puts the Nix step in the image's graph, and BuildKit exports the cache
 // (--cache-to) of that graph only: with it, a fresh builder that imports the cache runs no Nix.
-func Customisation(t *laingfile.Target, f Facts, store func(path string) (bkllb.State, bool), buildStep bkllb.State) (Layer, error) {
+func Customisation(t *laingfile.Target, f Facts, store func(path string) (llb.State, bool), buildStep llb.State) (Layer, error) {
 	u := t.User
 	shell := "/bin/sh"
 	if bash := f.Path(attrBash); bash != "" {
@@ -90,7 +90,7 @@ func Customisation(t *laingfile.Target, f Facts, store func(path string) (bkllb.
 	devcontainer := t.Kind == laingfile.KindDevcontainer
 	isRoot := u.UID == 0
 	owner := owned(u.UID, u.GID)
-	at := bkllb.WithCreatedTime(LayerTime())
+	at := llb.WithCreatedTime(LayerTime())
 	root := owned(0, 0)
 
 	b := &fileActions{}
@@ -152,14 +152,14 @@ func Customisation(t *laingfile.Target, f Facts, store func(path string) (bkllb.
 		}
 	}
 
-	b.copy(buildStep, OutputDir+"/profile", buildStepRecord+"/profile", &bkllb.CopyInfo{CreateDestPath: true})
+	b.copy(buildStep, OutputDir+"/profile", buildStepRecord+"/profile", &llb.CopyInfo{CreateDestPath: true})
 
 	name := fmt.Sprintf("customise: %s image for user %s", t.Kind, u.Name)
-	staged := bkllb.Scratch().File(b.action, bkllb.WithCustomName(name+": write files"))
+	staged := llb.Scratch().File(b.action, llb.WithCustomName(name+": write files"))
 	return Layer{
 		Name:      name,
 		CreatedBy: fmt.Sprintf("laingfile: %s customisation (user %s %d:%d)", t.Kind, u.Name, u.UID, u.GID),
-		Action: bkllb.Copy(staged, "/", "/", &bkllb.CopyInfo{CopyDirContentsOnly: true, CreatedTime: ptr(LayerTime()),
+		Action: llb.Copy(staged, "/", "/", &llb.CopyInfo{CopyDirContentsOnly: true, CreatedTime: ptr(LayerTime()),
 			ExcludePatterns: []string{strings.TrimPrefix(buildStepRecord, "/")}}),
 		Dirs: b.dirs,
 	}, nil
@@ -180,9 +180,9 @@ const userNixConf = "experimental-features = nix-command flakes\naccept-flake-co
 
 // devcontainerFiles writes what a devcontainer adds: os-release, Nix (configuration, database,
 // a store and state the user owns, the user's profile), direnv, shell start-up files and sudo.
-func devcontainerFiles(b *fileActions, u laingfile.User, f Facts, store func(path string) (bkllb.State, bool)) error {
+func devcontainerFiles(b *fileActions, u laingfile.User, f Facts, store func(path string) (llb.State, bool)) error {
 	owner := owned(u.UID, u.GID)
-	at := bkllb.WithCreatedTime(LayerTime())
+	at := llb.WithCreatedTime(LayerTime())
 	root := owned(0, 0)
 
 	b.mkfile("/etc/os-release", 0o644, "ID=nixos\nNAME=\"NixOS\"\nPRETTY_NAME=\"NixOS (Laingfile devcontainer)\"\n", root, at)
@@ -222,8 +222,8 @@ func devcontainerFiles(b *fileActions, u laingfile.User, f Facts, store func(pat
 		if !ok {
 			return fmt.Errorf("sudo (%s) is in no layer of the image", sudo)
 		}
-		b.copy(src, sudo+"/bin/sudo", "/usr/bin/sudo", &bkllb.CopyInfo{
-			Mode: &bkllb.ChmodOpt{Mode: 0o4755}, ChownOpt: rootOwner(), CreatedTime: ptr(LayerTime()),
+		b.copy(src, sudo+"/bin/sudo", "/usr/bin/sudo", &llb.CopyInfo{
+			Mode: &llb.ChmodOpt{Mode: 0o4755}, ChownOpt: rootOwner(), CreatedTime: ptr(LayerTime()),
 		})
 		b.mkdir("/etc/pam.d", 0o755, root, at)
 		for _, s := range pamServices(f.Path(attrLinuxPAM)) {
@@ -265,7 +265,7 @@ type pamService struct{ name, config string }
 // the image's default profile.
 func nixStore(b *fileActions, u laingfile.User, f Facts) {
 	owner := owned(u.UID, u.GID)
-	at := bkllb.WithCreatedTime(LayerTime())
+	at := llb.WithCreatedTime(LayerTime())
 	for _, dir := range []string{
 		"/nix", "/nix/store", "/nix/var", nixStateDir, nixStateDir + "/db", nixStateDir + "/temproots",
 		nixStateDir + "/gcroots", nixStateDir + "/gcroots/per-user", nixStateDir + "/gcroots/per-user/" + u.Name,
@@ -293,8 +293,8 @@ const buildStepRecord = "/.laingfile-build-step"
 // stamped copies a whole tree with every entry's mtime set to LayerTime. Writing a file
 // updates its directory's mtime to the wall clock; the copy makes the layer deterministic.
 // Owners and modes come through unchanged.
-func stamped(st bkllb.State) *bkllb.FileAction {
-	return bkllb.Copy(st, "/", "/", &bkllb.CopyInfo{CopyDirContentsOnly: true, CreatedTime: ptr(LayerTime())})
+func stamped(st llb.State) *llb.FileAction {
+	return llb.Copy(st, "/", "/", &llb.CopyInfo{CopyDirContentsOnly: true, CreatedTime: ptr(LayerTime())})
 }
 
 // bashrc hooks the tools in when the image has them, so a devcontainer without direnv or
@@ -330,7 +330,7 @@ const copySanitiseMode = "u-s,g-s,o-w"
 // the home directory's owner or mode. dst itself is the copy's, like what is copied into it.
 //
 // locate, when not nil, gives the constraint that ties a copy's ops to its Laingfile range.
-func CopyLayers(t *laingfile.Target, context bkllb.State, below []Layer, locate func(laingfile.Range) bkllb.ConstraintsOpt) []Layer {
+func CopyLayers(t *laingfile.Target, context llb.State, below []Layer, locate func(laingfile.Range) llb.ConstraintsOpt) []Layer {
 	made := map[string]Dir{}
 	for _, l := range below {
 		maps.Copy(made, l.Dirs)
@@ -347,13 +347,13 @@ func CopyLayers(t *laingfile.Target, context bkllb.State, below []Layer, locate 
 			b.dir(p, d)
 		}
 		src := path.Clean("/" + c.Src)
-		mode := &bkllb.ChmodOpt{ModeStr: copySanitiseMode}
+		mode := &llb.ChmodOpt{ModeStr: copySanitiseMode}
 		if m, ok := c.OctalMode(); ok {
-			mode = &bkllb.ChmodOpt{Mode: os.FileMode(m)} // chmod(2) bits: BuildKit reads 04000 as setuid
+			mode = &llb.ChmodOpt{Mode: os.FileMode(m)} // chmod(2) bits: BuildKit reads 04000 as setuid
 		} else if c.Chmod != "" {
-			mode = &bkllb.ChmodOpt{ModeStr: c.Chmod}
+			mode = &llb.ChmodOpt{ModeStr: c.Chmod}
 		}
-		b.copy(context, src, c.Dst, &bkllb.CopyInfo{
+		b.copy(context, src, c.Dst, &llb.CopyInfo{
 			Mode:                mode,
 			CreateDestPath:      true,
 			CopyDirContentsOnly: strings.HasSuffix(c.Src, "/"),
@@ -367,13 +367,13 @@ func CopyLayers(t *laingfile.Target, context bkllb.State, below []Layer, locate 
 			chmod = "--chmod=" + c.Chmod + " "
 		}
 		name := fmt.Sprintf("copy %s%s → %s", chmod, c.Src, c.Dst)
-		var constraints []bkllb.ConstraintsOpt
+		var constraints []llb.ConstraintsOpt
 		if locate != nil {
 			constraints = append(constraints, locate(c.Range))
 		}
 		// Copying into the directories made first changes their mtimes: the layer is a stamped
 		// copy of what the actions wrote.
-		staged := bkllb.Scratch().File(b.action, append(constraints, bkllb.WithCustomName(name+": stage"))...)
+		staged := llb.Scratch().File(b.action, append(constraints, llb.WithCustomName(name+": stage"))...)
 		layers = append(layers, Layer{
 			Name:        name,
 			CreatedBy:   fmt.Sprintf("laingfile: copy %s%s %s", chmod, c.Src, c.Dst),
@@ -402,7 +402,7 @@ type Dir struct {
 // fileActions chains file actions into one FileOp, hence one layer, and records the
 // directories it makes.
 type fileActions struct {
-	action *bkllb.FileAction
+	action *llb.FileAction
 	dirs   map[string]Dir
 }
 
@@ -410,8 +410,8 @@ type fileActions struct {
 // empty directory with an explicit mode can.
 func (b *fileActions) dir(p string, d Dir) {
 	at := ptr(LayerTime())
-	b.copy(bkllb.Scratch().File(bkllb.Mkdir(p, 0o755, bkllb.WithParents(true), bkllb.WithCreatedTime(LayerTime()))), p, p,
-		&bkllb.CopyInfo{Mode: &bkllb.ChmodOpt{Mode: d.Mode}, ChownOpt: ptr(owned(d.UID, d.GID)), CreatedTime: at})
+	b.copy(llb.Scratch().File(llb.Mkdir(p, 0o755, llb.WithParents(true), llb.WithCreatedTime(LayerTime()))), p, p,
+		&llb.CopyInfo{Mode: &llb.ChmodOpt{Mode: d.Mode}, ChownOpt: ptr(owned(d.UID, d.GID)), CreatedTime: at})
 	b.record(p, d)
 }
 
@@ -427,13 +427,13 @@ func (b *fileActions) record(p string, d Dir) {
 }
 
 // owned is a file's owner for the file actions.
-func owned(uid, gid int) bkllb.ChownOpt {
-	return bkllb.ChownOpt{User: &bkllb.UserOpt{UID: uid}, Group: &bkllb.UserOpt{UID: gid}}
+func owned(uid, gid int) llb.ChownOpt {
+	return llb.ChownOpt{User: &llb.UserOpt{UID: uid}, Group: &llb.UserOpt{UID: gid}}
 }
 
 // mkdir makes p and its missing parents. A missing parent is owned like its nearest ancestor
 // the layer makes (root's when none), mode 0755: a home directory's owner does not get /home.
-func (b *fileActions) mkdir(p string, mode os.FileMode, owner bkllb.ChownOpt, at bkllb.CreatedTime) {
+func (b *fileActions) mkdir(p string, mode os.FileMode, owner llb.ChownOpt, at llb.CreatedTime) {
 	parent := Dir{Mode: 0o755}
 	for _, d := range parentDirs(p) {
 		if made, ok := b.dirs[d]; ok {
@@ -446,35 +446,35 @@ func (b *fileActions) mkdir(p string, mode os.FileMode, owner bkllb.ChownOpt, at
 }
 
 // mkdirOne makes p, whose parent exists; a directory that exists stays as it is.
-func (b *fileActions) mkdirOne(p string, mode os.FileMode, owner bkllb.ChownOpt, at bkllb.CreatedTime) {
+func (b *fileActions) mkdirOne(p string, mode os.FileMode, owner llb.ChownOpt, at llb.CreatedTime) {
 	b.record(p, Dir{Mode: mode, UID: owner.User.UID, GID: owner.Group.UID})
-	opts := []bkllb.MkdirOption{bkllb.WithParents(true), owner, at}
+	opts := []llb.MkdirOption{llb.WithParents(true), owner, at}
 	if b.action == nil {
-		b.action = bkllb.Mkdir(p, mode, opts...)
+		b.action = llb.Mkdir(p, mode, opts...)
 	} else {
 		b.action = b.action.Mkdir(p, mode, opts...)
 	}
 }
 
-func (b *fileActions) mkfile(p string, mode os.FileMode, data string, owner bkllb.ChownOption, at bkllb.CreatedTime) {
+func (b *fileActions) mkfile(p string, mode os.FileMode, data string, owner llb.ChownOption, at llb.CreatedTime) {
 	if b.action == nil {
-		b.action = bkllb.Mkfile(p, mode, []byte(data), owner, at)
+		b.action = llb.Mkfile(p, mode, []byte(data), owner, at)
 	} else {
 		b.action = b.action.Mkfile(p, mode, []byte(data), owner, at)
 	}
 }
 
-func (b *fileActions) symlink(target, p string, owner bkllb.ChownOption, at bkllb.CreatedTime) {
+func (b *fileActions) symlink(target, p string, owner llb.ChownOption, at llb.CreatedTime) {
 	if b.action == nil {
-		b.action = bkllb.Symlink(target, p, owner, at)
+		b.action = llb.Symlink(target, p, owner, at)
 	} else {
 		b.action = b.action.Symlink(target, p, owner, at)
 	}
 }
 
-func (b *fileActions) copy(input bkllb.CopyInput, src, dst string, info *bkllb.CopyInfo) {
+func (b *fileActions) copy(input llb.CopyInput, src, dst string, info *llb.CopyInfo) {
 	if b.action == nil {
-		b.action = bkllb.Copy(input, src, dst, info)
+		b.action = llb.Copy(input, src, dst, info)
 	} else {
 		b.action = b.action.Copy(input, src, dst, info)
 	}

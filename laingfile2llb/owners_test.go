@@ -1,10 +1,10 @@
-package llb
+package laingfile2llb
 
 import (
 	"fmt"
 	"testing"
 
-	"github.com/laingville/laingfile/frontend/laingfile"
+	"github.com/laingville/laingfile"
 )
 
 func TestOwners(t *testing.T) {

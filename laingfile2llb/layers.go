@@ -1,4 +1,4 @@
-package llb
+package laingfile2llb
 
 import (
 	"container/heap"
@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	bkllb "github.com/moby/buildkit/client/llb"
+	"github.com/moby/buildkit/client/llb"
 )
 
 // LayerTime is the mtime of every file the frontend writes into a layer. It is Nix's own
@@ -22,13 +22,13 @@ type Layer struct {
 	Name string
 	// CreatedBy is the image history entry for the layer.
 	CreatedBy string
-	Action    *bkllb.FileAction
+	Action    *llb.FileAction
 	// Constraints carry source locations and the like.
-	Constraints []bkllb.ConstraintsOpt
+	Constraints []llb.ConstraintsOpt
 	// StorePaths are the store paths the layer holds (none for the customisation and copy layers).
 	StorePaths []string
 	// Source is the state the store paths are copied from (store layers only).
-	Source bkllb.State
+	Source llb.State
 	// Dirs are the directories the layer makes, by path: a layer above that needs one of them
 	// makes it the same way, since its own would replace it in the image.
 	Dirs map[string]Dir
@@ -241,7 +241,7 @@ func (h *pathHeap) Pop() any {
 
 // StoreSource gives the state holding a group of store paths, for the layer of that name: the
 // layer step (NixStep.LayerState).
-type StoreSource func(group []StorePath, name string) (bkllb.State, error)
+type StoreSource func(group []StorePath, name string) (llb.State, error)
 
 // StoreLayers makes one layer per plan group, copying the group's store paths out of the state
 // source gives for it with fixed owner and time, so that the same store paths give the same
@@ -261,15 +261,15 @@ func StoreLayers(source StoreSource, plan LayerPlan) ([]Layer, error) {
 		if err != nil {
 			return nil, err
 		}
-		var action *bkllb.FileAction
+		var action *llb.FileAction
 		for _, p := range paths {
-			info := &bkllb.CopyInfo{
+			info := &llb.CopyInfo{
 				CreateDestPath: true,
 				ChownOpt:       rootOwner(),
 				CreatedTime:    ptr(LayerTime()),
 			}
 			if action == nil {
-				action = bkllb.Copy(src, p, p, info)
+				action = llb.Copy(src, p, p, info)
 			} else {
 				action = action.Copy(src, p, p, info)
 			}
@@ -277,7 +277,7 @@ func StoreLayers(source StoreSource, plan LayerPlan) ([]Layer, error) {
 		if len(group) > 1 {
 			// Each copy after the first adds to /nix/store and so sets its mtime to the wall
 			// clock: stamp the assembled tree.
-			action = stamped(bkllb.Scratch().File(action, bkllb.WithCustomName(name+": collect")))
+			action = stamped(llb.Scratch().File(action, llb.WithCustomName(name+": collect")))
 		}
 		layers[i] = Layer{
 			Name:       name,
@@ -292,14 +292,14 @@ func StoreLayers(source StoreSource, plan LayerPlan) ([]Layer, error) {
 
 // StorePathSource finds, among store layers, the state that holds a store path (zero and false
 // when none does): where the customisation copies files out of the store from.
-func StorePathSource(layers []Layer) func(path string) (bkllb.State, bool) {
-	return func(path string) (bkllb.State, bool) {
+func StorePathSource(layers []Layer) func(path string) (llb.State, bool) {
+	return func(path string) (llb.State, bool) {
 		for _, l := range layers {
 			if slices.Contains(l.StorePaths, path) {
 				return l.Source, true
 			}
 		}
-		return bkllb.State{}, false
+		return llb.State{}, false
 	}
 }
 
@@ -324,23 +324,23 @@ func ShortStorePath(p string) string {
 	return p
 }
 
-func rootOwner() *bkllb.ChownOpt { return ptr(owned(0, 0)) }
+func rootOwner() *llb.ChownOpt { return ptr(owned(0, 0)) }
 
 // Assemble stacks the layers into one state. With MergeOp each layer is its own state on
 // scratch and the merge exports them as separate layers that do not depend on each other, so a
 // changed layer never invalidates the others. Without it (Docker's classic image store) the
 // layers are chained: the same contents, but a change re-creates every layer above it.
-func Assemble(layers []Layer, merge bool) bkllb.State {
+func Assemble(layers []Layer, merge bool) llb.State {
 	if merge {
-		states := make([]bkllb.State, len(layers))
+		states := make([]llb.State, len(layers))
 		for i, l := range layers {
-			states[i] = bkllb.Scratch().File(l.Action, append(l.Constraints, bkllb.WithCustomName(l.Name))...)
+			states[i] = llb.Scratch().File(l.Action, append(l.Constraints, llb.WithCustomName(l.Name))...)
 		}
-		return bkllb.Merge(states, bkllb.WithCustomNamef("merge %d layers", len(layers)))
+		return llb.Merge(states, llb.WithCustomNamef("merge %d layers", len(layers)))
 	}
-	st := bkllb.Scratch()
+	st := llb.Scratch()
 	for _, l := range layers {
-		st = st.File(l.Action, append(l.Constraints, bkllb.WithCustomName(l.Name+" (chained: the builder has no MergeOp)"))...)
+		st = st.File(l.Action, append(l.Constraints, llb.WithCustomName(l.Name+" (chained: the builder has no MergeOp)"))...)
 	}
 	return st
 }

@@ -1,4 +1,4 @@
-package llb
+package laingfile2llb
 
 import (
 	"encoding/json"
@@ -11,7 +11,7 @@ import (
 	dockerspec "github.com/moby/docker-image-spec/specs-go/v1"
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 
-	"github.com/laingville/laingfile/frontend/laingfile"
+	"github.com/laingville/laingfile"
 	"github.com/laingville/laingfile/nixsets"
 )
 

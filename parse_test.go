@@ -652,7 +652,7 @@ func TestExamples(t *testing.T) {
 		}
 		examples[f] = string(b)
 	}
-	doc, err := os.ReadFile("../../docs/laingfile.md")
+	doc, err := os.ReadFile("docs/laingfile.md")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -676,7 +676,7 @@ func TestExamples(t *testing.T) {
 // TestDocErrorExample checks the error example in docs/laingfile.md: the block after "This file:"
 // must give exactly the block after "gives:".
 func TestDocErrorExample(t *testing.T) {
-	doc, err := os.ReadFile("../../docs/laingfile.md")
+	doc, err := os.ReadFile("docs/laingfile.md")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -709,7 +709,7 @@ func TestCompleteExample(t *testing.T) {
 	if len(f.Overlays) != 2 || f.Overlays[1].Path != "./nix/overlay.nix" {
 		t.Errorf("overlays = %+v", f.Overlays)
 	}
-	doc, err := os.ReadFile("../../docs/laingfile.md")
+	doc, err := os.ReadFile("docs/laingfile.md")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package llb
+package laingfile2llb
 
 import (
 	"fmt"
@@ -7,11 +7,11 @@ import (
 	"strings"
 	"testing"
 
-	bkllb "github.com/moby/buildkit/client/llb"
+	"github.com/moby/buildkit/client/llb"
 	"github.com/moby/buildkit/solver/pb"
 	digest "github.com/opencontainers/go-digest"
 
-	"github.com/laingville/laingfile/frontend/laingfile"
+	"github.com/laingville/laingfile"
 )
 
 // written is what a layer writes, by path: a file's data, a link's target, "dir" or "copy".
@@ -53,7 +53,7 @@ func layerFiles(t *testing.T, l Layer) map[string]written {
 // with fixed times, of the tree they write (see stamped).
 func stagedActions(t *testing.T, l Layer) []*pb.FileAction {
 	t.Helper()
-	all, head := ops(t, bkllb.Scratch().File(l.Action))
+	all, head := ops(t, llb.Scratch().File(l.Action))
 	layerOp := all[head]
 	stamp := layerOp.GetFile().Actions[0].GetCopy()
 	if len(layerOp.GetFile().Actions) != 1 || stamp == nil || stamp.Timestamp != LayerTime().UnixNano() || stamp.Owner != nil {
@@ -101,7 +101,7 @@ func TestCustomisationDevcontainer(t *testing.T) {
 	bash := facts.Info[attrBash][0] + "/bin/bash"
 	pam := facts.Info[attrLinuxPAM][0] + "/lib/security/"
 	sudo := facts.Info[attrSudo][0]
-	nixOut := bkllb.Image("example.com/nix-out")
+	nixOut := llb.Image("example.com/nix-out")
 	tests := []struct {
 		name string
 		user laingfile.User
@@ -201,7 +201,7 @@ func TestCustomisationDevcontainer(t *testing.T) {
 func TestCustomisationRuntime(t *testing.T) {
 	facts := customFacts()
 	run := &laingfile.Target{Kind: laingfile.KindRuntime, User: laingfile.User{Name: "app", UID: 1000, GID: 1000, Home: "/app"}, Workdir: "/app"}
-	w := layerFiles(t, mustLayer(t)(Customisation(run, facts, fixedPaths(bkllb.Image("example.com/nix-out")), bkllb.Image("example.com/nix-out"))))
+	w := layerFiles(t, mustLayer(t)(Customisation(run, facts, fixedPaths(llb.Image("example.com/nix-out")), llb.Image("example.com/nix-out"))))
 	if w["/etc/group"].data != "root:x:0:\napp:x:1000:\n" {
 		t.Errorf("/etc/group = %q", w["/etc/group"].data)
 	}
@@ -222,7 +222,7 @@ func TestCustomisationRuntime(t *testing.T) {
 func TestCustomisationRootUser(t *testing.T) {
 	facts := customFacts()
 	dev := &laingfile.Target{Kind: laingfile.KindDevcontainer, User: laingfile.User{Name: "root", UID: 0, GID: 0, Home: "/root"}, Workdir: "/workspace"}
-	w := layerFiles(t, mustLayer(t)(Customisation(dev, facts, fixedPaths(bkllb.Image("example.com/nix-out")), bkllb.Image("example.com/nix-out"))))
+	w := layerFiles(t, mustLayer(t)(Customisation(dev, facts, fixedPaths(llb.Image("example.com/nix-out")), llb.Image("example.com/nix-out"))))
 	if strings.Count(w["/etc/passwd"].data, "\nroot:") != 0 || strings.Count(w["/etc/group"].data, "root:x:0:") != 1 || strings.Count(w["/etc/shadow"].data, "\n") != 1 {
 		t.Errorf("passwd %q group %q shadow %q", w["/etc/passwd"].data, w["/etc/group"].data, w["/etc/shadow"].data)
 	}
@@ -242,7 +242,7 @@ func TestCopyLayersOwner(t *testing.T) {
 		{Src: "s2/", Dst: "/d2/", Chown: "5:6", UID: 5, GID: 6},
 	}}
 	want := []string{"1000:1000", "0:0", "5:6"}
-	layers := CopyLayers(tg, bkllb.Local("context"), nil, nil)
+	layers := CopyLayers(tg, llb.Local("context"), nil, nil)
 	if len(layers) != len(want) {
 		t.Fatalf("%d layers, want %d", len(layers), len(want))
 	}
@@ -279,7 +279,7 @@ func TestCopyLayersMode(t *testing.T) {
 				tg := &laingfile.Target{Kind: kind, User: laingfile.User{Name: "u", UID: 1000, GID: 1000}, Copy: []laingfile.Copy{
 					{Src: "app/", Dst: "/app/", UID: 1000, GID: 1000, Chmod: tt.chmod},
 				}}
-				layers := CopyLayers(tg, bkllb.Local("context"), nil, nil)
+				layers := CopyLayers(tg, llb.Local("context"), nil, nil)
 				if len(layers) != 1 {
 					t.Fatalf("%d layers, want 1", len(layers))
 				}
@@ -310,7 +310,7 @@ func TestCopyLayersParsedChmod(t *testing.T) {
 		t.Fatal(err)
 	}
 	var got []string
-	for _, l := range CopyLayers(f.Targets[0], bkllb.Local("context"), nil, nil) {
+	for _, l := range CopyLayers(f.Targets[0], llb.Local("context"), nil, nil) {
 		c := stagedActions(t, l)[0].GetCopy()
 		got = append(got, fmt.Sprintf("%#o %q", c.Mode, c.ModeStr))
 	}
@@ -323,7 +323,7 @@ func TestCopyLayersParsedChmod(t *testing.T) {
 // 0755 otherwise), before the copy: merged above them, its directories replace theirs.
 func TestCopyLayersParents(t *testing.T) {
 	run := &laingfile.Target{Kind: laingfile.KindRuntime, User: laingfile.User{Name: "app", UID: 1000, GID: 1000, Home: "/home/app"}}
-	custom := mustLayer(t)(Customisation(run, Facts{Profile: "/nix/store/" + strings.Repeat("a", 32) + "-profile"}, fixedPaths(bkllb.Image("example.com/nix-out")), bkllb.Image("example.com/nix-out")))
+	custom := mustLayer(t)(Customisation(run, Facts{Profile: "/nix/store/" + strings.Repeat("a", 32) + "-profile"}, fixedPaths(llb.Image("example.com/nix-out")), llb.Image("example.com/nix-out")))
 	tests := []struct {
 		dst  string
 		want map[string]string // directory → "mode owner", in order before the copy
@@ -339,7 +339,7 @@ func TestCopyLayersParents(t *testing.T) {
 		t.Run(tc.dst, func(t *testing.T) {
 			tg := *run
 			tg.Copy = []laingfile.Copy{{Src: "x", Dst: tc.dst, Chown: "root", UID: 0, GID: 0}}
-			l := CopyLayers(&tg, bkllb.Local("context"), []Layer{custom}, nil)[0]
+			l := CopyLayers(&tg, llb.Local("context"), []Layer{custom}, nil)[0]
 			actions := stagedActions(t, l)
 			got := map[string]string{}
 			for i, a := range actions {
