@@ -13,6 +13,7 @@ import (
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/laingville/laingfile"
+	"github.com/laingville/laingfile/internal/nixstore"
 	"github.com/laingville/laingfile/laingfile2llb"
 	"github.com/laingville/laingfile/nixsets"
 )
@@ -315,7 +316,7 @@ targets:
 	}
 	sp := func(name string) string { return "/nix/store/" + strings.Repeat("a", 32) + "-" + name }
 	const hash = "sha256-47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="
-	closure := laingfile2llb.Closure{{Path: sp("bash"), NarHash: hash, NarSize: 1 << 20}, {Path: sp("sudo"), NarHash: hash, NarSize: 1 << 20}, {Path: sp("cacert"), NarHash: hash, NarSize: 1 << 10}}
+	closure := nixstore.Closure{{Path: sp("bash"), NarHash: hash, NarSize: 1 << 20}, {Path: sp("sudo"), NarHash: hash, NarSize: 1 << 20}, {Path: sp("cacert"), NarHash: hash, NarSize: 1 << 10}}
 	facts := laingfile2llb.Facts{
 		Closure:        closure,
 		Profile:        sp("profile"),

@@ -24,6 +24,7 @@ import (
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/laingville/laingfile"
+	"github.com/laingville/laingfile/internal/nixstore"
 	"github.com/laingville/laingfile/laingfile2llb"
 	"github.com/laingville/laingfile/nixsets"
 	"github.com/laingville/laingfile/sbom"
@@ -162,7 +163,7 @@ func pinSource(p nixsets.Pin) string {
 	return ""
 }
 
-func sbomClosure(closure laingfile2llb.Closure) []sbom.StorePath {
+func sbomClosure(closure nixstore.Closure) []sbom.StorePath {
 	paths := make([]sbom.StorePath, 0, len(closure))
 	for _, p := range closure {
 		paths = append(paths, sbom.StorePath{Path: p.Path, NarHash: p.NarHash, NarSize: p.NarSize, References: p.References})

@@ -15,6 +15,7 @@ import (
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/laingville/laingfile"
+	"github.com/laingville/laingfile/internal/nixstore"
 	"github.com/laingville/laingfile/laingfile2llb"
 	"github.com/laingville/laingfile/nixsets"
 )
@@ -220,7 +221,7 @@ func (b *targetBuild) realise(ctx context.Context, nixOut llb.State, target ocis
 	if err != nil {
 		return laingfile2llb.Facts{}, fmt.Errorf("the Nix build step left no closure: %w", err)
 	}
-	closure, err := laingfile2llb.ParseRegistration(registration)
+	closure, err := nixstore.ParseRegistration(registration)
 	if err != nil {
 		return laingfile2llb.Facts{}, err
 	}

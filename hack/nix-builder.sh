@@ -27,10 +27,10 @@ for arg in "$@"; do
 done
 
 # Host tools: dpkg-deb and apt-get come with Debian; Nix registers the image's store
-# paths in its database and sqlite3 pins the registration times in it.
+# paths in its database (whose registration times hack/nixbuilder pins, as the frontend does).
 install_packages() {
 	local missing=() p
-	for p in nix-bin sqlite3; do
+	for p in nix-bin; do
 		[[ $(dpkg-query -W -f='${Status}' "$p" 2>/dev/null) == "install ok installed" ]] || missing+=("$p")
 	done
 	((${#missing[@]} == 0)) && return

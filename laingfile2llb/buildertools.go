@@ -3,6 +3,8 @@ package laingfile2llb
 import (
 	"fmt"
 	"slices"
+
+	"github.com/laingville/laingfile/internal/nixstore"
 )
 
 // BuilderTools are the builder image's own Nix and tools: its store paths and its default
@@ -33,7 +35,7 @@ func NewBuilderTools(storePaths []string, profile string) (BuilderTools, error) 
 	paths := slices.Clone(storePaths)
 	slices.Sort(paths)
 	for _, p := range paths {
-		if !storePathRe.MatchString(p) {
+		if !nixstore.IsStorePath(p) {
 			return BuilderTools{}, fmt.Errorf("the Nix builder image's store has an entry %q that is not a store path", p)
 		}
 	}

@@ -1,8 +1,22 @@
 package laingfile2llb
 
 import (
+	"strings"
 	"testing"
+
+	"github.com/laingville/laingfile/internal/nixstore"
 )
+
+const (
+	regA    = "/nix/store/4lw9mib1ai07xv4grw59cyg2g5sxp574-a"
+	regB    = "/nix/store/dkcabqvy8v6c97l9x5y7zls9v6grjd5s-b"
+	regHash = "58b3dd361625fc81e9469c68c554bdb7109387f574b347f3b8df40a6913b8a18"
+)
+
+// reg is one registration entry: path, NAR hash, size, deriver, count, references.
+func reg(path, size, deriver, count string, refs ...string) string {
+	return strings.Join(append([]string{path, regHash, size, deriver, count}, refs...), "\n") + "\n"
+}
 
 // FuzzParseRegistrationPlanLayers: whatever the build step writes as its closure, parsing and
 // planning end without a panic, and a plan keeps every path once, within the budget.
@@ -12,18 +26,18 @@ func FuzzParseRegistrationPlanLayers(f *testing.F) {
 	f.Add([]byte(reg(regA, "-1", "", "0")), 0, uint8(0))
 	f.Add([]byte(reg(regA, "1", "", "99999999")), 3, uint8(1))
 	f.Fuzz(func(t *testing.T, data []byte, budget int, nOwners uint8) {
-		c, err := ParseRegistration(data)
+		c, err := nixstore.ParseRegistration(data)
 		if err != nil {
 			return
 		}
 		var total int64
 		for _, p := range c {
-			if p.NarSize < 0 || p.NarSize >= maxNarSize || !IsStorePath(p.Path) {
+			if p.NarSize < 0 || p.NarSize >= nixstore.MaxNarSize || !nixstore.IsStorePath(p.Path) {
 				t.Fatalf("parsed %+v", p)
 			}
 			total += p.NarSize
 		}
-		if total >= maxNarSize {
+		if total >= nixstore.MaxNarSize {
 			t.Fatalf("NAR sizes add up to %d", total)
 		}
 		// Owners: each path in turn roots one, up to nOwners.

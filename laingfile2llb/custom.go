@@ -11,12 +11,13 @@ import (
 	"github.com/moby/buildkit/client/llb"
 
 	"github.com/laingville/laingfile"
+	"github.com/laingville/laingfile/internal/nixstore"
 )
 
 // Facts are what the Nix build step reported about one image: its closure, its profile, and
 // the store paths of the packages the customisation layer and the image config refer to.
 type Facts struct {
-	Closure Closure
+	Closure nixstore.Closure
 	// Profile is the store path of the image's Nix profile (a user environment).
 	Profile string
 	// ProfileEntries are the top-level names in the profile (bin, lib, share, …).

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/moby/buildkit/client/llb"
+
+	"github.com/laingville/laingfile/internal/nixstore"
 )
 
 // LayerTime is the mtime of every file the frontend writes into a layer. It is Nix's own
@@ -36,7 +38,7 @@ type Layer struct {
 
 // LayerPlan groups a closure into at most Budget store layers.
 type LayerPlan struct {
-	Groups [][]StorePath
+	Groups [][]nixstore.StorePath
 	// Owners names, for each group of small paths, the owner that brought them ("" for a
 	// path in a layer of its own).
 	Owners []string
@@ -62,15 +64,15 @@ const DefaultSmallPath = 1 << 20
 // owners, not on what else is in the image, so the same store path lands in the same layer in
 // every image that has the same owner for it: that is what makes layers shared across images.
 // When even that does not fit, the size limit doubles until it does.
-func PlanLayers(c Closure, budget int, owners []Owner) (LayerPlan, error) {
+func PlanLayers(c nixstore.Closure, budget int, owners []Owner) (LayerPlan, error) {
 	if budget < 1 {
 		return LayerPlan{}, fmt.Errorf("no layers left for %d store paths: raise maxLayers", len(c))
 	}
 	ordered := orderStorePaths(c)
 	if len(ordered) <= budget {
-		groups := make([][]StorePath, len(ordered))
+		groups := make([][]nixstore.StorePath, len(ordered))
 		for i, p := range ordered {
-			groups[i] = []StorePath{p}
+			groups[i] = []nixstore.StorePath{p}
 		}
 		return LayerPlan{Groups: groups}, nil
 	}
@@ -80,18 +82,18 @@ func PlanLayers(c Closure, budget int, owners []Owner) (LayerPlan, error) {
 		names[i] = o.Name
 	}
 	names[len(owners)] = "the image"
-	total := c.boundedSize()
+	total := c.BoundedSize()
 	// At most 43 rounds: the limit stops doubling at 2^62, the largest NAR size a closure has.
 	for small := int64(DefaultSmallPath); ; small *= 2 {
 		plan := groupSmallPaths(ordered, ownerOf, names, small)
 		if len(plan.Groups) <= budget {
 			return plan, nil
 		}
-		if small > total || small >= maxNarSize {
+		if small > total || small >= nixstore.MaxNarSize {
 			// Even with every path grouped there are more owners than layers: merge the
 			// groups of the last owners into one.
 			groups := plan.Groups[:budget-1]
-			var rest []StorePath
+			var rest []nixstore.StorePath
 			for _, g := range plan.Groups[budget-1:] {
 				rest = append(rest, g...)
 			}
@@ -104,24 +106,9 @@ func PlanLayers(c Closure, budget int, owners []Owner) (LayerPlan, error) {
 	}
 }
 
-// boundedSize is the sum of the NAR sizes, negative ones as 0, at most maxNarSize: Size for
-// any closure, without overflow.
-func (c Closure) boundedSize() int64 {
-	var n int64
-	for _, p := range c {
-		if p.NarSize > 0 {
-			n += min(p.NarSize, maxNarSize)
-			if n >= maxNarSize {
-				return maxNarSize
-			}
-		}
-	}
-	return n
-}
-
 // assignOwners maps each store path to the index of the first owner whose closure contains
 // it; paths no owner brings (the profile itself) get len(owners).
-func assignOwners(c Closure, owners []Owner) map[string]int {
+func assignOwners(c nixstore.Closure, owners []Owner) map[string]int {
 	refs := map[string][]string{}
 	for _, p := range c {
 		refs[p.Path] = p.References
@@ -152,12 +139,12 @@ func assignOwners(c Closure, owners []Owner) map[string]int {
 
 // groupSmallPaths gives paths of at least small bytes their own layers, in dependency order,
 // followed by one layer per owner for the smaller paths, in owner order.
-func groupSmallPaths(ordered []StorePath, ownerOf map[string]int, ownerNames []string, small int64) LayerPlan {
+func groupSmallPaths(ordered []nixstore.StorePath, ownerOf map[string]int, ownerNames []string, small int64) LayerPlan {
 	plan := LayerPlan{SmallPath: small}
-	byOwner := make([][]StorePath, len(ownerNames))
+	byOwner := make([][]nixstore.StorePath, len(ownerNames))
 	for _, p := range ordered {
 		if p.NarSize >= small {
-			plan.Groups = append(plan.Groups, []StorePath{p})
+			plan.Groups = append(plan.Groups, []nixstore.StorePath{p})
 			plan.Owners = append(plan.Owners, "")
 			continue
 		}
@@ -175,8 +162,8 @@ func groupSmallPaths(ordered []StorePath, ownerOf map[string]int, ownerNames []s
 
 // orderStorePaths sorts a closure so that every path comes after the paths it references, ties
 // broken by path: the order of layers in every image is a function of its closure alone.
-func orderStorePaths(c Closure) []StorePath {
-	byPath := map[string]StorePath{}
+func orderStorePaths(c nixstore.Closure) []nixstore.StorePath {
+	byPath := map[string]nixstore.StorePath{}
 	pending := map[string]int{}
 	referrers := map[string][]string{}
 	for _, p := range c {
@@ -199,7 +186,7 @@ func orderStorePaths(c Closure) []StorePath {
 			heap.Push(ready, p.Path)
 		}
 	}
-	var out []StorePath
+	var out []nixstore.StorePath
 	for ready.Len() > 0 {
 		next := heap.Pop(ready).(string)
 		out = append(out, byPath[next])
@@ -241,7 +228,7 @@ func (h *pathHeap) Pop() any {
 
 // StoreSource gives the state holding a group of store paths, for the layer of that name: the
 // layer step (NixStep.LayerState).
-type StoreSource func(group []StorePath, name string) (llb.State, error)
+type StoreSource func(group []nixstore.StorePath, name string) (llb.State, error)
 
 // StoreLayers makes one layer per plan group, copying the group's store paths out of the state
 // source gives for it with fixed owner and time, so that the same store paths give the same

@@ -10,26 +10,28 @@ import (
 	"github.com/moby/buildkit/client/llb"
 	"github.com/moby/buildkit/solver/pb"
 	digest "github.com/opencontainers/go-digest"
+
+	"github.com/laingville/laingfile/internal/nixstore"
 )
 
 // storePath makes a closure entry with a valid-looking 32-character hash.
-func storePath(name string, size int64, refs ...string) StorePath {
+func storePath(name string, size int64, refs ...string) nixstore.StorePath {
 	hash := fmt.Sprintf("%032d", len(name))[:32]
 	hash = strings.Map(func(r rune) rune { return 'a' + (r-'0')%26 }, hash)
-	return StorePath{Path: "/nix/store/" + hash[:31] + string(name[0]) + "-" + name, NarSize: size, References: refs}
+	return nixstore.StorePath{Path: "/nix/store/" + hash[:31] + string(name[0]) + "-" + name, NarSize: size, References: refs}
 }
 
 // testClosure: glibc <- openssl <- python <- pip, glibc <- bash.
-func testClosure() Closure {
+func testClosure() nixstore.Closure {
 	glibc := storePath("glibc-2.40", 30<<20)
 	openssl := storePath("openssl-3.0.13", 6<<20, glibc.Path)
 	bash := storePath("bash-5.2", 2<<20, glibc.Path)
 	python := storePath("python3-3.12.8", 100<<20, glibc.Path, openssl.Path)
 	pip := storePath("pip-24.0", 1<<20, python.Path)
-	return Closure{pip, python, bash, openssl, glibc}
+	return nixstore.Closure{pip, python, bash, openssl, glibc}
 }
 
-func names(paths []StorePath) []string {
+func names(paths []nixstore.StorePath) []string {
 	var out []string
 	for _, p := range paths {
 		out = append(out, p.Name())
@@ -60,9 +62,9 @@ func TestPlanLayersFitsBudget(t *testing.T) {
 
 // universe: a base set (glibc, bash and two small libraries), python with small modules,
 // node with a small library (libffi) it shares with python but not with base.
-func universe() map[string]StorePath {
-	u := map[string]StorePath{}
-	add := func(p StorePath) { u[p.Name()] = p }
+func universe() map[string]nixstore.StorePath {
+	u := map[string]nixstore.StorePath{}
+	add := func(p nixstore.StorePath) { u[p.Name()] = p }
 	add(storePath("glibc-2.40", 30<<20))
 	add(storePath("zlib-1.3", 100<<10, u["glibc-2.40"].Path))
 	add(storePath("ncurses-6.5", 300<<10, u["glibc-2.40"].Path))
@@ -75,13 +77,13 @@ func universe() map[string]StorePath {
 	return u
 }
 
-func closureOf(u map[string]StorePath, roots ...string) Closure {
+func closureOf(u map[string]nixstore.StorePath, roots ...string) nixstore.Closure {
 	seen := map[string]bool{}
-	byPath := map[string]StorePath{}
+	byPath := map[string]nixstore.StorePath{}
 	for _, p := range u {
 		byPath[p.Path] = p
 	}
-	var c Closure
+	var c nixstore.Closure
 	var walk func(string)
 	walk = func(path string) {
 		if seen[path] {
@@ -158,7 +160,7 @@ func TestPlanLayersGroupsSmallPathsByOwner(t *testing.T) {
 			}
 			// The plan depends on the closure only, not on the order Nix listed it in.
 			for seed := int64(0); seed < 5; seed++ {
-				shuffled := append(Closure(nil), c...)
+				shuffled := append(nixstore.Closure(nil), c...)
 				rand.New(rand.NewSource(seed)).Shuffle(len(shuffled), func(i, j int) { shuffled[i], shuffled[j] = shuffled[j], shuffled[i] })
 				again, _ := PlanLayers(shuffled, tt.budget, tt.owners)
 				if fmt.Sprint(again) != fmt.Sprint(plan) {
@@ -301,10 +303,16 @@ func TestAssembleChainWithoutMerge(t *testing.T) {
 
 // fixedStore is a StoreSource whose every group comes from one state.
 func fixedStore(st llb.State) StoreSource {
-	return func([]StorePath, string) (llb.State, error) { return st, nil }
+	return func([]nixstore.StorePath, string) (llb.State, error) { return st, nil }
 }
 
 // fixedPaths finds every store path in one state.
 func fixedPaths(st llb.State) func(string) (llb.State, bool) {
 	return func(string) (llb.State, bool) { return st, true }
+}
+
+func TestShortStorePath(t *testing.T) {
+	if got := ShortStorePath("/nix/store/4lw9mib1ai07xv4grw59cyg2g5sxp574-openssl-3.0.13"); got != "/nix/store/…-openssl-3.0.13" {
+		t.Errorf("ShortStorePath = %q", got)
+	}
 }

@@ -14,6 +14,7 @@ import (
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/laingville/laingfile"
+	"github.com/laingville/laingfile/internal/nixstore"
 	"github.com/laingville/laingfile/nixsets"
 )
 
@@ -263,10 +264,10 @@ func (s NixStep) toolOptions(script string, input llb.State) []llb.RunOption {
 // the build step realised them, each checked against its planned NAR hash. Its only input that
 // changes is the list of paths and hashes: an unchanged layer is a cache hit that reads nothing,
 // and a builder whose /nix lacks a path (an imported build cache) fetches just that path.
-func (s NixStep) LayerState(group []StorePath, name string) (llb.State, error) {
+func (s NixStep) LayerState(group []nixstore.StorePath, name string) (llb.State, error) {
 	var list strings.Builder
 	for _, p := range group {
-		hash, err := narHashNix(p.NarHash)
+		hash, err := nixstore.QueryHash(p.NarHash)
 		if err != nil {
 			return llb.State{}, fmt.Errorf("%s: %w", p.Path, err)
 		}

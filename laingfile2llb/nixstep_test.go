@@ -13,6 +13,7 @@ import (
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/laingville/laingfile"
+	"github.com/laingville/laingfile/internal/nixstore"
 	"github.com/laingville/laingfile/nixsets"
 )
 
@@ -284,8 +285,8 @@ func TestLayerStateDependsOnlyOnItsPaths(t *testing.T) {
 	f := parseTestFile(t, "kind: runtime\nsets: [base]\n")
 	g := parseTestFile(t, "kind: runtime\nsets: [base]\npackages: [postgresql_16]\n")
 	const hash = "sha256-47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="
-	group := []StorePath{{Path: testStorePath("openssl-3.4.1"), NarHash: hash, NarSize: 1 << 20}}
-	digestOf := func(step NixStep, group []StorePath) string {
+	group := []nixstore.StorePath{{Path: testStorePath("openssl-3.4.1"), NarHash: hash, NarSize: 1 << 20}}
+	digestOf := func(step NixStep, group []nixstore.StorePath) string {
 		st, err := step.LayerState(group, "layer 1/1")
 		if err != nil {
 			t.Fatal(err)
@@ -312,11 +313,11 @@ func TestLayerStateDependsOnlyOnItsPaths(t *testing.T) {
 	if a, b := digestOf(step(f), group), digestOf(withCache, group); a != b {
 		t.Errorf("the layer step changed with the Laingfile's caches: %s, %s", a, b)
 	}
-	other := []StorePath{{Path: group[0].Path, NarHash: "sha256-LCa0a2j/xo/5m0U8HTBBNBNCLXBkg7+g+YpeiGJm564=", NarSize: 1 << 20}}
+	other := []nixstore.StorePath{{Path: group[0].Path, NarHash: "sha256-LCa0a2j/xo/5m0U8HTBBNBNCLXBkg7+g+YpeiGJm564=", NarSize: 1 << 20}}
 	if digestOf(step(f), group) == digestOf(step(f), other) {
 		t.Error("the layer step did not change with the NAR hash")
 	}
-	if _, err := step(f).LayerState([]StorePath{{Path: group[0].Path, NarHash: "md5-x"}}, "layer"); err == nil {
+	if _, err := step(f).LayerState([]nixstore.StorePath{{Path: group[0].Path, NarHash: "md5-x"}}, "layer"); err == nil {
 		t.Error("a bad NAR hash was accepted")
 	}
 }

@@ -28,6 +28,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/laingville/laingfile"
+	"github.com/laingville/laingfile/internal/nixstore"
 	"github.com/laingville/laingfile/laingfile2llb"
 	"github.com/laingville/laingfile/nixsets"
 )
@@ -39,7 +40,7 @@ type image struct {
 	Sets    []string
 	Extra   []string // packages beyond the sets
 	target  *laingfile.Target
-	closure laingfile2llb.Closure
+	closure nixstore.Closure
 	owners  []laingfile2llb.Owner
 }
 
@@ -90,17 +91,17 @@ func run(nixpkgs, profile, system, addPackage string, build bool) error {
 	}
 
 	strategies := []strategy{
-		{"ours (100)", func(im *image) ([][]laingfile2llb.StorePath, error) { return ours(im, laingfile.DefaultMaxLayers) }},
-		{"popularity (100)", func(im *image) ([][]laingfile2llb.StorePath, error) { return popularity(im.closure, 99), nil }},
-		{"popularity (50)", func(im *image) ([][]laingfile2llb.StorePath, error) { return popularity(im.closure, 49), nil }},
-		{"one layer", func(im *image) ([][]laingfile2llb.StorePath, error) {
-			return [][]laingfile2llb.StorePath{im.closure}, nil
+		{"ours (100)", func(im *image) ([][]nixstore.StorePath, error) { return ours(im, laingfile.DefaultMaxLayers) }},
+		{"popularity (100)", func(im *image) ([][]nixstore.StorePath, error) { return popularity(im.closure, 99), nil }},
+		{"popularity (50)", func(im *image) ([][]nixstore.StorePath, error) { return popularity(im.closure, 49), nil }},
+		{"one layer", func(im *image) ([][]nixstore.StorePath, error) {
+			return [][]nixstore.StorePath{im.closure}, nil
 		}},
 	}
 	results := make([]map[pair]reuse, len(strategies))
 	maxLayers := make([]int, len(strategies))
 	for i, s := range strategies {
-		plans := map[string][][]laingfile2llb.StorePath{}
+		plans := map[string][][]nixstore.StorePath{}
 		for _, im := range images {
 			groups, err := s.plan(im)
 			if err != nil {
@@ -176,7 +177,7 @@ func realise(im *image, nixpkgs, profile, system, work string) error {
 	if err != nil {
 		return err
 	}
-	if im.closure, err = laingfile2llb.ParseRegistration([]byte(registration)); err != nil {
+	if im.closure, err = nixstore.ParseRegistration([]byte(registration)); err != nil {
 		return err
 	}
 	packages := map[string][]string{}
@@ -200,11 +201,11 @@ func nix(cmd string, args ...string) (string, error) {
 
 type strategy struct {
 	name string
-	plan func(*image) ([][]laingfile2llb.StorePath, error)
+	plan func(*image) ([][]nixstore.StorePath, error)
 }
 
 // ours plans as the frontend does: one layer of the budget is the customisation layer.
-func ours(im *image, maxLayers int) ([][]laingfile2llb.StorePath, error) {
+func ours(im *image, maxLayers int) ([][]nixstore.StorePath, error) {
 	plan, err := laingfile2llb.PlanLayers(im.closure, maxLayers-1, im.owners)
 	return plan.Groups, err
 }
@@ -212,7 +213,7 @@ func ours(im *image, maxLayers int) ([][]laingfile2llb.StorePath, error) {
 // popularity is nixpkgs' popularity contest (dockerTools.buildLayeredImage): a path's
 // popularity is the number of paths in the closure that depend on it, directly or not; the
 // most popular budget-1 paths get a layer each and the rest share the last one.
-func popularity(c laingfile2llb.Closure, budget int) [][]laingfile2llb.StorePath {
+func popularity(c nixstore.Closure, budget int) [][]nixstore.StorePath {
 	refs := map[string][]string{}
 	for _, p := range c {
 		refs[p.Path] = p.References
@@ -232,19 +233,19 @@ func popularity(c laingfile2llb.Closure, budget int) [][]laingfile2llb.StorePath
 			stack = append(stack, refs[x]...)
 		}
 	}
-	sorted := append(laingfile2llb.Closure(nil), c...)
+	sorted := append(nixstore.Closure(nil), c...)
 	sort.SliceStable(sorted, func(i, j int) bool {
 		if score[sorted[i].Path] != score[sorted[j].Path] {
 			return score[sorted[i].Path] > score[sorted[j].Path]
 		}
 		return sorted[i].Path < sorted[j].Path
 	})
-	var groups [][]laingfile2llb.StorePath
+	var groups [][]nixstore.StorePath
 	for i, p := range sorted {
 		if i == budget-1 {
 			return append(groups, sorted[i:])
 		}
-		groups = append(groups, []laingfile2llb.StorePath{p})
+		groups = append(groups, []nixstore.StorePath{p})
 	}
 	return groups
 }
@@ -265,7 +266,7 @@ func (r reuse) efficiency() float64 {
 	return float64(r.Reused) / float64(r.Shareable)
 }
 
-func layerKey(g []laingfile2llb.StorePath) string {
+func layerKey(g []nixstore.StorePath) string {
 	paths := make([]string, len(g))
 	for i, p := range g {
 		paths[i] = p.Path
@@ -274,7 +275,7 @@ func layerKey(g []laingfile2llb.StorePath) string {
 	return strings.Join(paths, " ")
 }
 
-func measure(images []*image, plans map[string][][]laingfile2llb.StorePath) map[pair]reuse {
+func measure(images []*image, plans map[string][][]nixstore.StorePath) map[pair]reuse {
 	out := map[pair]reuse{}
 	for _, a := range images {
 		inA := map[string]bool{}
@@ -297,7 +298,7 @@ func measure(images []*image, plans map[string][][]laingfile2llb.StorePath) map[
 				}
 			}
 			for _, g := range plans[b.Name] {
-				size := laingfile2llb.Closure(g).Size()
+				size := nixstore.Closure(g).Size()
 				if layersA[layerKey(g)] {
 					r.Reused += size
 				} else {
@@ -389,7 +390,7 @@ func incremental(base *image, pkg, nixpkgs, profile, system, work string) error 
 					profileBytes += p.NarSize
 				}
 			}
-			newLayers += laingfile2llb.Closure(g).Size()
+			newLayers += nixstore.Closure(g).Size()
 		}
 	}
 	fmt.Printf("\nadding %s to %s: new store paths %s; new layers %s (of which the image's profile %s); ratio %.4f\n",

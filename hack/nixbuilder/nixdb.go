@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/laingville/laingfile/internal/nar"
+	"github.com/laingville/laingfile/internal/nixstore"
 )
 
 // storePath is one path of the image's store with what its DB row needs.
@@ -81,10 +82,6 @@ func registerStore(nixStore, stage string, paths []storePath) (db, schema []byte
 		return nil, nil, err
 	}
 	dbFile := filepath.Join(stage, "nix/var/nix/db/db.sqlite")
-	sql := "UPDATE ValidPaths SET registrationTime = 1; VACUUM;"
-	if out, err := exec.Command("sqlite3", dbFile, sql).CombinedOutput(); err != nil {
-		return nil, nil, fmt.Errorf("sqlite3: %v: %s", err, out)
-	}
 	for _, side := range []string{"-wal", "-shm", "-journal"} {
 		if _, err := os.Stat(dbFile + side); err == nil {
 			return nil, nil, fmt.Errorf("%s%s left behind: the database was not closed cleanly", dbFile, side)
@@ -92,6 +89,11 @@ func registerStore(nixStore, stage string, paths []storePath) (db, schema []byte
 	}
 	if db, err = os.ReadFile(dbFile); err != nil {
 		return nil, nil, err
+	}
+	// Registration times pinned as the frontend pins a devcontainer's, so that the image
+	// depends on its contents alone.
+	if db, err = nixstore.PinRegistrationTimes(db, 1); err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", dbFile, err)
 	}
 	if schema, err = os.ReadFile(filepath.Join(stage, "nix/var/nix/db/schema")); err != nil {
 		return nil, nil, err

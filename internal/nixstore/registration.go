@@ -1,4 +1,8 @@
-package laingfile2llb
+// Package nixstore reads and writes Nix's own formats, for the frontend and the test builder
+// image alike: the registration format of a closure (`nix-store --dump-db` and `--load-db`:
+// paths, NAR hashes and sizes, references) and Nix's database, an SQLite file whose
+// registration times it pins so that a layer holding it depends on the closure alone.
+package nixstore
 
 import (
 	"bufio"
@@ -45,11 +49,26 @@ func (c Closure) Size() int64 {
 	return n
 }
 
+// BoundedSize is the sum of the NAR sizes, negative ones as 0, at most MaxNarSize: Size for
+// any closure, without overflow.
+func (c Closure) BoundedSize() int64 {
+	var n int64
+	for _, p := range c {
+		if p.NarSize > 0 {
+			n += min(p.NarSize, MaxNarSize)
+			if n >= MaxNarSize {
+				return MaxNarSize
+			}
+		}
+	}
+	return n
+}
+
 // Bounds on a closure from the build step, so that a malformed one is an error, not an
 // unbounded allocation: NAR sizes (each and in all) below 2^62 bytes, so that sums and the
 // doubling in PlanLayers never overflow; at most maxReferences references per path.
 const (
-	maxNarSize    = int64(1) << 62
+	MaxNarSize    = int64(1) << 62
 	maxReferences = 1_000_000
 )
 
@@ -108,10 +127,10 @@ func ParseRegistration(data []byte) (Closure, error) {
 			return nil, fmt.Errorf("closure line %d: %s: %w", line-3, p, err)
 		}
 		narSize, err := strconv.ParseInt(size, 10, 64)
-		if err != nil || narSize < 0 || narSize >= maxNarSize {
+		if err != nil || narSize < 0 || narSize >= MaxNarSize {
 			return nil, fmt.Errorf("closure line %d: %s: bad NAR size %q: expected a number of bytes from 0 to 2^62", line-2, p, size)
 		}
-		if total += narSize; total >= maxNarSize {
+		if total += narSize; total >= MaxNarSize {
 			return nil, fmt.Errorf("closure line %d: the NAR sizes of the closure add up to more than 2^62 bytes", line-2)
 		}
 		if deriver != "" && !IsStorePath(deriver) {
@@ -165,8 +184,8 @@ func sriHash(s string) (string, error) {
 	return nar.SRI(sum), nil
 }
 
-// narHashNix is a NAR hash as nix-store --query --hash prints it: "sha256:" and Nix base 32.
-func narHashNix(s string) (string, error) {
+// QueryHash is a NAR hash as nix-store --query --hash prints it: "sha256:" and Nix base 32.
+func QueryHash(s string) (string, error) {
 	sum, ok := nar.ParseSHA256(s)
 	if !ok {
 		return "", fmt.Errorf("bad NAR hash %q", s)
