@@ -38,12 +38,17 @@ type Layer struct {
 
 // LayerPlan groups a closure into at most Budget store layers.
 type LayerPlan struct {
-	Groups [][]nixstore.StorePath
-	// Owners names, for each group of small paths, the owner that brought them ("" for a
-	// path in a layer of its own).
-	Owners []string
+	Groups []LayerGroup
 	// SmallPath is the size under which paths were grouped (0: every path has its own layer).
 	SmallPath int64
+}
+
+// LayerGroup is the store paths of one layer.
+type LayerGroup struct {
+	Paths []nixstore.StorePath
+	// Owner names the owner that brought a group of small paths ("" for a path in a layer of
+	// its own).
+	Owner string
 }
 
 // Owner is what brings store paths into an image: a package set or a single package, named
@@ -70,9 +75,9 @@ func PlanLayers(c nixstore.Closure, budget int, owners []Owner) (LayerPlan, erro
 	}
 	ordered := orderStorePaths(c)
 	if len(ordered) <= budget {
-		groups := make([][]nixstore.StorePath, len(ordered))
+		groups := make([]LayerGroup, len(ordered))
 		for i, p := range ordered {
-			groups[i] = []nixstore.StorePath{p}
+			groups[i] = LayerGroup{Paths: []nixstore.StorePath{p}}
 		}
 		return LayerPlan{Groups: groups}, nil
 	}
@@ -92,16 +97,11 @@ func PlanLayers(c nixstore.Closure, budget int, owners []Owner) (LayerPlan, erro
 		if small > total || small >= nixstore.MaxNarSize {
 			// Even with every path grouped there are more owners than layers: merge the
 			// groups of the last owners into one.
-			groups := plan.Groups[:budget-1]
-			var rest []nixstore.StorePath
+			rest := LayerGroup{Owner: "several owners"}
 			for _, g := range plan.Groups[budget-1:] {
-				rest = append(rest, g...)
+				rest.Paths = append(rest.Paths, g.Paths...)
 			}
-			return LayerPlan{
-				Groups:    append(groups, rest),
-				Owners:    append(plan.Owners[:budget-1], "several owners"),
-				SmallPath: small,
-			}, nil
+			return LayerPlan{Groups: append(plan.Groups[:budget-1], rest), SmallPath: small}, nil
 		}
 	}
 }
@@ -144,8 +144,7 @@ func groupSmallPaths(ordered []nixstore.StorePath, ownerOf map[string]int, owner
 	byOwner := make([][]nixstore.StorePath, len(ownerNames))
 	for _, p := range ordered {
 		if p.NarSize >= small {
-			plan.Groups = append(plan.Groups, []nixstore.StorePath{p})
-			plan.Owners = append(plan.Owners, "")
+			plan.Groups = append(plan.Groups, LayerGroup{Paths: []nixstore.StorePath{p}})
 			continue
 		}
 		o := ownerOf[p.Path]
@@ -153,8 +152,7 @@ func groupSmallPaths(ordered []nixstore.StorePath, ownerOf map[string]int, owner
 	}
 	for i, g := range byOwner {
 		if len(g) > 0 {
-			plan.Groups = append(plan.Groups, g)
-			plan.Owners = append(plan.Owners, ownerNames[i])
+			plan.Groups = append(plan.Groups, LayerGroup{Paths: g, Owner: ownerNames[i]})
 		}
 	}
 	return plan
@@ -237,14 +235,14 @@ func StoreLayers(source StoreSource, plan LayerPlan) ([]Layer, error) {
 	layers := make([]Layer, len(plan.Groups))
 	for i, group := range plan.Groups {
 		var paths []string
-		for _, p := range group {
+		for _, p := range group.Paths {
 			paths = append(paths, p.Path)
 		}
 		name := fmt.Sprintf("layer %d/%d %s", i+1, len(plan.Groups), describePaths(paths))
-		if i < len(plan.Owners) && plan.Owners[i] != "" {
-			name = fmt.Sprintf("layer %d/%d %d small store paths of %s: %s", i+1, len(plan.Groups), len(paths), plan.Owners[i], describePaths(paths))
+		if group.Owner != "" {
+			name = fmt.Sprintf("layer %d/%d %d small store paths of %s: %s", i+1, len(plan.Groups), len(paths), group.Owner, describePaths(paths))
 		}
-		src, err := source(group, name)
+		src, err := source(group.Paths, name)
 		if err != nil {
 			return nil, err
 		}
@@ -261,7 +259,7 @@ func StoreLayers(source StoreSource, plan LayerPlan) ([]Layer, error) {
 				action = action.Copy(src, p, p, info)
 			}
 		}
-		if len(group) > 1 {
+		if len(group.Paths) > 1 {
 			// Each copy after the first adds to /nix/store and so sets its mtime to the wall
 			// clock: stamp the assembled tree.
 			action = stamped(llb.Scratch().File(action, llb.WithCustomName(name+": collect")))

@@ -68,7 +68,7 @@ func checkPlan(t testing.TB, plan LayerPlan, c nixstore.Closure, budget int) {
 	}
 	got := map[string]int{}
 	for _, g := range plan.Groups {
-		for _, p := range g {
+		for _, p := range g.Paths {
 			got[p.Path]++
 		}
 	}

@@ -48,7 +48,7 @@ func TestPlanLayersFitsBudget(t *testing.T) {
 		}
 		var got [][]string
 		for _, g := range plan.Groups {
-			got = append(got, names(g))
+			got = append(got, names(g.Paths))
 		}
 		want := [][]string{{"glibc-2.40"}, {"bash-5.2"}, {"openssl-3.0.13"}, {"python3-3.12.8"}, {"pip-24.0"}}
 		if fmt.Sprint(got) != fmt.Sprint(want) {
@@ -142,17 +142,14 @@ func TestPlanLayersGroupsSmallPathsByOwner(t *testing.T) {
 			}
 			var got [][]string
 			for _, g := range plan.Groups {
-				got = append(got, names(g))
+				got = append(got, names(g.Paths))
 			}
 			if fmt.Sprint(got) != fmt.Sprint(tt.want) {
 				t.Fatalf("plan = %v\nwant   %v", got, tt.want)
 			}
-			if len(plan.Owners) != len(plan.Groups) {
-				t.Errorf("%d owners for %d groups", len(plan.Owners), len(plan.Groups))
-			}
-			for i, g := range plan.Groups {
-				if (len(g) > 1) != (plan.Owners[i] != "") && plan.Owners[i] != "several owners" {
-					t.Errorf("group %v has owner %q", names(g), plan.Owners[i])
+			for _, g := range plan.Groups {
+				if (len(g.Paths) > 1) != (g.Owner != "") && g.Owner != "several owners" {
+					t.Errorf("group %v has owner %q", names(g.Paths), g.Owner)
 				}
 			}
 			if tt.small != 0 && plan.SmallPath != tt.small {
@@ -185,7 +182,7 @@ func TestPlanLayersSharesAcrossImages(t *testing.T) {
 		}
 		out := map[string]bool{}
 		for _, g := range plan.Groups {
-			out[strings.Join(names(g), " ")] = true
+			out[strings.Join(names(g.Paths), " ")] = true
 		}
 		return out
 	}
@@ -254,7 +251,7 @@ func TestStoreLayersMerge(t *testing.T) {
 			t.Errorf("layer %d is not on scratch (input %d)", i, a.Input)
 		}
 		cp := a.GetCopy()
-		want := plan.Groups[i][0].Path
+		want := plan.Groups[i].Paths[0].Path
 		if cp.Src != want || cp.Dest != want {
 			t.Errorf("layer %d copies %s -> %s, want %s", i, cp.Src, cp.Dest, want)
 		}

@@ -207,7 +207,11 @@ type strategy struct {
 // ours plans as the frontend does: one layer of the budget is the customisation layer.
 func ours(im *image, maxLayers int) ([][]nixstore.StorePath, error) {
 	plan, err := laingfile2llb.PlanLayers(im.closure, maxLayers-1, im.owners)
-	return plan.Groups, err
+	var groups [][]nixstore.StorePath
+	for _, g := range plan.Groups {
+		groups = append(groups, g.Paths)
+	}
+	return groups, err
 }
 
 // popularity is nixpkgs' popularity contest (dockerTools.buildLayeredImage): a path's
