@@ -115,6 +115,9 @@ func build(ctx context.Context, c gwclient.Client, version string) (res *gwclien
 	if b.nixpkgs, err = bc.NamedContext(ContextNixpkgs, dockerui.ContextOpt{}); err != nil {
 		return nil, err
 	}
+	if b.nixpkgs == nil {
+		b.imagePin = b.pin.Pin
+	}
 	if err := b.checkContextFiles(ctx); err != nil {
 		return nil, err
 	}

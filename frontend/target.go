@@ -3,6 +3,7 @@ package frontend
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"path"
 	"strings"
@@ -35,6 +36,9 @@ type targetBuild struct {
 	// replaces it, when the build gives one.
 	pin     pinChoice
 	nixpkgs *dockerui.NamedContext
+	// imagePin is the nixpkgs the images name: the pin, or none when the nixpkgs build context
+	// replaces it (an image cannot name a source that came from a build context).
+	imagePin nixsets.Pin
 	// identity names the frontend, nixpkgs and builder, in the progress and the image labels.
 	identity identity
 	// sboms collects each platform's SPDX document when the build asks for an SBOM.
@@ -52,7 +56,7 @@ func (b *targetBuild) build(ctx context.Context, platform *ocispecs.Platform, _ 
 		return nil, err
 	}
 
-	step, pin, err := b.nixStep(ctx, system, buildPlatform)
+	step, err := b.nixStep(ctx, system, buildPlatform)
 	if err != nil {
 		return nil, err
 	}
@@ -68,54 +72,36 @@ func (b *targetBuild) build(ctx context.Context, platform *ocispecs.Platform, _ 
 		return nil, err
 	}
 
-	budget := b.target.MaxLayers - 1 - len(b.target.Copy)
-	plan, err := laingfile2llb.PlanLayers(facts.Closure, budget, laingfile2llb.Owners(b.target, facts.Packages))
-	if err != nil {
-		return nil, located(fmt.Errorf("maxLayers %d leaves no layer for the store paths: %w", b.target.MaxLayers, err), b.source, b.target.Range)
+	in := laingfile2llb.Input{
+		Target: b.target, Platform: target, Facts: facts, BuildStep: nixOut, Store: step.LayerState,
+		Locate: func(r laingfile.Range) llb.ConstraintsOpt { return location(b.source, r) },
+		Merge:  b.merge, Epoch: b.epoch, Pin: b.imagePin, Labels: b.bc.Labels, FrontendLabels: b.identity.labels(),
 	}
-	layers, err := laingfile2llb.StoreLayers(step.LayerState, plan)
-	if err != nil {
-		return nil, err
-	}
-	custom, err := laingfile2llb.Customisation(b.target, facts, laingfile2llb.StorePathSource(layers), nixOut)
-	if err != nil {
-		return nil, err
-	}
-	layers = append(layers, custom)
 	if len(b.target.Copy) > 0 {
-		mainContext, err := b.bc.MainContext(ctx)
-		if err != nil {
+		if in.Context, err = b.bc.MainContext(ctx); err != nil {
 			return nil, err
 		}
-		layers = append(layers, laingfile2llb.CopyLayers(b.target, *mainContext, layers, func(r laingfile.Range) llb.ConstraintsOpt {
-			return location(b.source, r)
-		})...)
 	}
-
-	ref, err := b.solve(ctx, laingfile2llb.Assemble(layers, b.merge), llb.Platform(target))
+	image, err := laingfile2llb.Convert(in)
+	if err != nil {
+		var re *laingfile2llb.RangeError
+		if errors.As(err, &re) {
+			return nil, located(re.Err, b.source, re.Ranges...)
+		}
+		return nil, err
+	}
+	ref, err := b.solve(ctx, image.State, llb.Platform(target))
 	if err != nil {
 		return nil, err
 	}
-
-	created := laingfile2llb.LayerTime()
-	if b.epoch != nil {
-		created = *b.epoch
-	}
-	img, err := laingfile2llb.ImageConfig(laingfile2llb.ImageInput{
-		Target: b.target, Platform: target, Facts: facts, Layers: layers,
-		Created: created, Pin: pin, ExtraLabels: b.bc.Labels, FrontendLabels: b.identity.labels(),
-	})
-	if err != nil {
-		return nil, located(err, b.source, b.target.Range)
-	}
 	if b.sboms != nil {
-		doc, err := b.sbomDocument(ctx, sbomSubject{step: step, target: target, facts: facts, image: ref, created: created, pin: pin})
+		doc, err := b.sbomDocument(ctx, sbomSubject{step: step, target: target, facts: facts, image: ref, created: image.Created, pin: b.imagePin})
 		if err != nil {
 			return nil, err
 		}
 		b.sboms.put(target, doc)
 	}
-	return &dockerui.BuildResult{Reference: ref, Image: img, Epoch: b.epoch}, nil
+	return &dockerui.BuildResult{Reference: ref, Image: image.Image, Epoch: b.epoch}, nil
 }
 
 // buildPlatform is where the Nix builder runs: the first worker's platform.
@@ -129,23 +115,22 @@ func (b *targetBuild) buildPlatform() ocispecs.Platform {
 // nixStep assembles the Nix build step: the builder (named context or pinned image), the
 // nixpkgs source (named context or the pin), the build context when the Laingfile needs files
 // from it, and the request.
-func (b *targetBuild) nixStep(ctx context.Context, system string, buildPlatform ocispecs.Platform) (laingfile2llb.NixStep, nixsets.Pin, error) {
+func (b *targetBuild) nixStep(ctx context.Context, system string, buildPlatform ocispecs.Platform) (laingfile2llb.NixStep, error) {
 	builder, builderID, err := b.builder(ctx, buildPlatform)
 	if err != nil {
-		return laingfile2llb.NixStep{}, nixsets.Pin{}, err
+		return laingfile2llb.NixStep{}, err
 	}
 	tools, err := b.builderTools(ctx, builder, buildPlatform)
 	if err != nil {
-		return laingfile2llb.NixStep{}, nixsets.Pin{}, err
+		return laingfile2llb.NixStep{}, err
 	}
 
-	pin := b.pin.Pin
 	step := laingfile2llb.NixStep{
 		Builder:       builder,
 		BuilderID:     builderID,
 		Tools:         tools,
 		BuildPlatform: buildPlatform,
-		Request:       laingfile2llb.NixRequest(b.file, b.target, system, pin),
+		Request:       laingfile2llb.NixRequest(b.file, b.target, system, b.pin.Pin),
 		Substituters:  b.file.Substituters,
 		Constraints:   []llb.ConstraintsOpt{location(b.source, append(packageRanges(b.target), substituterRanges(b.file)...)...)},
 	}
@@ -156,21 +141,19 @@ func (b *targetBuild) nixStep(ctx context.Context, system string, buildPlatform 
 	if b.nixpkgs != nil {
 		st, _, err := b.nixpkgs.Load(ctx)
 		if err != nil {
-			return laingfile2llb.NixStep{}, nixsets.Pin{}, fmt.Errorf("loading the %q build context: %w", ContextNixpkgs, err)
+			return laingfile2llb.NixStep{}, fmt.Errorf("loading the %q build context: %w", ContextNixpkgs, err)
 		}
 		step.Nixpkgs = st
 		step.Request = laingfile2llb.WithNixpkgsDir(step.Request)
-		// The image cannot name a source that came from a build context.
-		pin = nixsets.Pin{}
 	}
 	if laingfile2llb.UsesContext(step.Request) {
 		mainContext, err := b.bc.MainContext(ctx)
 		if err != nil {
-			return laingfile2llb.NixStep{}, nixsets.Pin{}, err
+			return laingfile2llb.NixStep{}, err
 		}
 		step.Context = mainContext
 	}
-	return step, pin, nil
+	return step, nil
 }
 
 // realise solves the Nix build step and reads its reports back: problems with the requested

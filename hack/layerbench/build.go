@@ -103,11 +103,11 @@ func buildMatrix(images []*image, nixpkgs, profile, addPackage string) error {
 // plannedShared counts the layers of b whose store paths form a layer of a too (the
 // customisation layers differ by construction and are not counted).
 func plannedShared(a, b *image) (int, error) {
-	pa, err := ours(a, 100)
+	pa, err := ours(a)
 	if err != nil {
 		return 0, err
 	}
-	pb, err := ours(b, 100)
+	pb, err := ours(b)
 	if err != nil {
 		return 0, err
 	}

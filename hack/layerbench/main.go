@@ -91,7 +91,7 @@ func run(nixpkgs, profile, system, addPackage string, build bool) error {
 	}
 
 	strategies := []strategy{
-		{"ours (100)", func(im *image) ([][]nixstore.StorePath, error) { return ours(im, laingfile.DefaultMaxLayers) }},
+		{"ours (100)", func(im *image) ([][]nixstore.StorePath, error) { return ours(im) }},
 		{"popularity (100)", func(im *image) ([][]nixstore.StorePath, error) { return popularity(im.closure, 99), nil }},
 		{"popularity (50)", func(im *image) ([][]nixstore.StorePath, error) { return popularity(im.closure, 49), nil }},
 		{"one layer", func(im *image) ([][]nixstore.StorePath, error) {
@@ -204,9 +204,9 @@ type strategy struct {
 	plan func(*image) ([][]nixstore.StorePath, error)
 }
 
-// ours plans as the frontend does: one layer of the budget is the customisation layer.
-func ours(im *image, maxLayers int) ([][]nixstore.StorePath, error) {
-	plan, err := laingfile2llb.PlanLayers(im.closure, maxLayers-1, im.owners)
+// ours plans as the frontend does, with the target's store-layer budget.
+func ours(im *image) ([][]nixstore.StorePath, error) {
+	plan, err := laingfile2llb.PlanLayers(im.closure, laingfile2llb.StoreLayerBudget(im.target), im.owners)
 	var groups [][]nixstore.StorePath
 	for _, g := range plan.Groups {
 		groups = append(groups, g.Paths)
@@ -364,11 +364,11 @@ func incremental(base *image, pkg, nixpkgs, profile, system, work string) error 
 	if err := realise(grown, nixpkgs, profile, system, work); err != nil {
 		return err
 	}
-	before, err := ours(base, laingfile.DefaultMaxLayers)
+	before, err := ours(base)
 	if err != nil {
 		return err
 	}
-	after, err := ours(grown, laingfile.DefaultMaxLayers)
+	after, err := ours(grown)
 	if err != nil {
 		return err
 	}
