@@ -212,9 +212,9 @@ func (b *targetBuild) realise(ctx context.Context, nixOut llb.State, target ocis
 	for _, p := range report.Packages {
 		packages[p.Attr] = p.Paths
 	}
-	// Devcontainers carry a Nix database of their closure.
+	// Images whose user builds with Nix carry a Nix database of their closure.
 	var nixDB laingfile2llb.NixDB
-	if b.target.Kind == laingfile.KindDevcontainer {
+	if b.target.Kind.Traits().UserNix {
 		if nixDB, err = laingfile2llb.ReadNixDB(read); err != nil {
 			return laingfile2llb.Facts{}, err
 		}

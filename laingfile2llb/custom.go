@@ -88,14 +88,14 @@ func Customisation(t *laingfile.Target, f Facts, store func(path string) (llb.St
 	if bash := f.Path(attrBash); bash != "" {
 		shell = bash + "/bin/bash"
 	}
-	devcontainer := t.Kind == laingfile.KindDevcontainer
+	kind := t.Kind.Traits()
 	isRoot := u.UID == 0
 	owner := owned(u.UID, u.GID)
 	at := llb.WithCreatedTime(LayerTime())
 	root := owned(0, 0)
 
 	b := &fileActions{}
-	if devcontainer && f.NixDB.SQLite != nil {
+	if kind.UserNix && f.NixDB.SQLite != nil {
 		// First: a directory that exists keeps its owner, and the profiles below are root's.
 		nixStore(b, u, f)
 	}
@@ -110,7 +110,7 @@ func Customisation(t *laingfile.Target, f Facts, store func(path string) (llb.St
 	passwd := fmt.Sprintf("root:x:0:0:root:/root:%s\n", shell)
 	group := "root:x:0:\n"
 	shadow := "root:!:1::::::\n"
-	if devcontainer {
+	if kind.WheelGroup {
 		group += "wheel:x:10:" + u.Name + "\n"
 	}
 	if !isRoot {
@@ -147,8 +147,11 @@ func Customisation(t *laingfile.Target, f Facts, store func(path string) (llb.St
 		b.mkdir(t.Workdir, 0o755, owner, at)
 	}
 
-	if devcontainer {
-		if err := devcontainerFiles(b, u, f, store); err != nil {
+	if kind.UserNix {
+		userNixFiles(b, u, f)
+	}
+	if kind.Sudo {
+		if err := sudoFiles(b, u, f, store); err != nil {
 			return Layer{}, err
 		}
 	}
@@ -179,9 +182,10 @@ sandbox = false
 // userNixConf is the user's ~/.config/nix/nix.conf: what a project's flake needs.
 const userNixConf = "experimental-features = nix-command flakes\naccept-flake-config = true\n"
 
-// devcontainerFiles writes what a devcontainer adds: os-release, Nix (configuration, database,
-// a store and state the user owns, the user's profile), direnv, shell start-up files and sudo.
-func devcontainerFiles(b *fileActions, u laingfile.User, f Facts, store func(path string) (llb.State, bool)) error {
+// userNixFiles writes what a user who builds with Nix needs: os-release (NixOS, as tools that
+// look for Nix expect), Nix's configuration and the user's profile, direnv and shell start-up
+// files. The store and database are nixStore's.
+func userNixFiles(b *fileActions, u laingfile.User, f Facts) {
 	owner := owned(u.UID, u.GID)
 	at := llb.WithCreatedTime(LayerTime())
 	root := owned(0, 0)
@@ -212,7 +216,13 @@ func devcontainerFiles(b *fileActions, u laingfile.User, f Facts, store func(pat
 	// Login shells: bash reads .bash_profile, other shells (sh -l) .profile.
 	b.mkfile(u.Home+"/.bash_profile", 0o644, "[ -f ~/.bashrc ] && . ~/.bashrc\n", owner, at)
 	b.mkfile(u.Home+"/.profile", 0o644, profile, owner, at)
+}
 
+// sudoFiles installs nixpkgs' sudo, setuid outside the store, with a NOPASSWD rule for the user
+// and its PAM services; root needs none of it.
+func sudoFiles(b *fileActions, u laingfile.User, f Facts, store func(path string) (llb.State, bool)) error {
+	at := llb.WithCreatedTime(LayerTime())
+	root := owned(0, 0)
 	if sudo := f.Path(attrSudo); sudo != "" && u.UID != 0 {
 		b.mkfile("/etc/sudoers", 0o440, "root ALL=(ALL:ALL) ALL\n#includedir /etc/sudoers.d\n", root, at)
 		b.mkdir("/etc/sudoers.d", 0o750, root, at)

@@ -49,13 +49,13 @@ func ImageConfig(in ImageInput) (*dockerspec.DockerOCIImage, error) {
 	img.RootFS.Type = "layers"
 
 	env := []string{"HOME=" + t.User.Home, "USER=" + t.User.Name}
-	switch t.Kind {
-	case laingfile.KindDevcontainer:
+	kind := t.Kind.Traits()
+	if kind.UserNix {
 		env = append(env, "PATH="+t.User.Home+"/.nix-profile/bin:"+profileLink+"/bin:/usr/bin:/bin")
 		if !in.Pin.IsZero() {
 			env = append(env, "NIX_PATH=nixpkgs="+in.Pin.TarballURL())
 		}
-	default:
+	} else {
 		env = append(env, "PATH="+dockerDefaultPath)
 	}
 	if cacert := f.Path(attrCACert); cacert != "" {
@@ -75,7 +75,7 @@ func ImageConfig(in ImageInput) (*dockerspec.DockerOCIImage, error) {
 	img.Config.WorkingDir = t.Workdir
 	img.Config.Entrypoint = t.Entrypoint
 	img.Config.Cmd = t.Cmd
-	if t.Kind == laingfile.KindDevcontainer && len(t.Cmd) == 0 && len(t.Entrypoint) == 0 {
+	if kind.Interactive && len(t.Cmd) == 0 && len(t.Entrypoint) == 0 {
 		if bash := f.Path(attrBash); bash != "" {
 			img.Config.Cmd = []string{bash + "/bin/bash"}
 		}
@@ -100,7 +100,7 @@ func ImageConfig(in ImageInput) (*dockerspec.DockerOCIImage, error) {
 	if in.Pin.Rev != "" {
 		labels["dev.laingfile.nixpkgs.rev"] = in.Pin.Rev
 	}
-	if t.Kind == laingfile.KindDevcontainer {
+	if kind.Metadata {
 		meta, err := devcontainerMetadata(t, f.NixDB.SQLite != nil)
 		if err != nil {
 			return nil, err

@@ -97,7 +97,7 @@ func NixRequest(f *laingfile.File, t *laingfile.Target, system string, pin nixse
 	for _, a := range nixsets.Expand(sets, append(attrs, ImpliedPackages()...)...) {
 		req.Packages = append(req.Packages, nixsets.RequestPackage{Attr: a})
 	}
-	if t.Kind == laingfile.KindDevcontainer {
+	if t.Kind.Traits().Sudo {
 		req.Exclude = []string{attrSudo} // installed setuid outside the store instead
 	}
 	return req

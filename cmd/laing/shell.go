@@ -182,7 +182,7 @@ func shellTarget(f *laingfile.File, name string) *laingfile.Target {
 		return f.Target(name)
 	}
 	for _, t := range f.Targets {
-		if t.Kind == laingfile.KindDevcontainer {
+		if t.Kind.Traits().Interactive {
 			return t
 		}
 	}
