@@ -95,6 +95,13 @@ func (b *targetBuild) readContextFile(ctx context.Context, rel string) ([]byte, 
 	if err != nil {
 		return nil, err
 	}
+	return readLockFile(ctx, ref, rel)
+}
+
+// readLockFile reads rel from a solved build context, refusing a file larger than a flake.lock
+// may be before it is transferred.
+func readLockFile(ctx context.Context, ref gwclient.Reference, rel string) ([]byte, error) {
+	name := path.Clean("/" + rel)[1:]
 	info, err := ref.StatFile(ctx, gwclient.StatRequest{Path: name})
 	if err != nil {
 		return nil, fmt.Errorf("%s is not in the build context", rel)
@@ -106,10 +113,10 @@ func (b *targetBuild) readContextFile(ctx context.Context, rel string) ([]byte, 
 	return ref.ReadFile(ctx, gwclient.ReadRequest{Filename: name, Range: &gwclient.FileRange{Length: nixsets.MaxFlakeLockSize + 1}})
 }
 
-// hashMismatch turns the build step's report of a fetch with the wrong NAR hash into an error
-// at the Laingfile lines responsible: the pin when it is the nixpkgs source, else the overlays
-// and packages (a fetch of theirs).
-func (b *targetBuild) hashMismatch(m *nixsets.HashMismatch) error {
+// hashMismatchError turns the build step's report of a fetch with the wrong NAR hash into an
+// error at the Laingfile lines responsible: the pin when it is the nixpkgs source (unless the
+// `nixpkgs` named context replaced it), else the overlays and packages (a fetch of theirs).
+func hashMismatchError(m *nixsets.HashMismatch, pin pinChoice, pinReplaced bool, f *laingfile.File, t *laingfile.Target, sm *llb.SourceMap) error {
 	got := m.Got
 	if sum, ok := nar.ParseSHA256(m.Got); ok {
 		got = nar.SRI(sum)
@@ -118,28 +125,28 @@ func (b *targetBuild) hashMismatch(m *nixsets.HashMismatch) error {
 	if sum, ok := nar.ParseSHA256(m.Specified); ok {
 		specified = nar.SRI(sum)
 	}
-	if b.nixpkgs == nil && m.URL == b.pin.Pin.TarballURL() {
+	if !pinReplaced && m.URL == pin.Pin.TarballURL() {
 		var msg string
 		switch {
-		case b.pin.lock:
-			msg = fmt.Sprintf("nixpkgs: the narHash of %s does not match the source: the lock gives %s, but %s has NAR hash %s; check the source and refresh the lock (nix flake lock)", b.pin.From, specified, m.URL, got)
-		case len(b.pin.HashRanges) == 0:
+		case pin.lock:
+			msg = fmt.Sprintf("nixpkgs: the narHash of %s does not match the source: the lock gives %s, but %s has NAR hash %s; check the source and refresh the lock (nix flake lock)", pin.From, specified, m.URL, got)
+		case len(pin.HashRanges) == 0:
 			return fmt.Errorf("nixpkgs: the release's pin does not match its source: %s has NAR hash %s, not %s; pin nixpkgs in the Laingfile and report this", m.URL, got, specified)
 		default:
 			msg = fmt.Sprintf("nixpkgs sha256 does not match: got %s for %s, the Laingfile gives %s; if the source is the one you meant, write sha256: %s", got, m.URL, specified, got)
 		}
-		return located(errors.New(msg), b.source, b.pin.HashRanges...)
+		return located(errors.New(msg), sm, pin.HashRanges...)
 	}
 	var ranges []laingfile.Range
-	for _, o := range b.file.Overlays {
+	for _, o := range f.Overlays {
 		if o.Path != "" {
 			ranges = append(ranges, o.Range)
 		}
 	}
-	for _, p := range b.target.Packages {
+	for _, p := range t.Packages {
 		if p.Path != "" {
 			ranges = append(ranges, p.Range)
 		}
 	}
-	return located(fmt.Errorf("a source fetched while evaluating the overlays or package files does not have the hash it is given: %s has NAR hash %s, not %s", m.URL, got, specified), b.source, ranges...)
+	return located(fmt.Errorf("a source fetched while evaluating the overlays or package files does not have the hash it is given: %s has NAR hash %s, not %s", m.URL, got, specified), sm, ranges...)
 }

@@ -7,26 +7,28 @@ import (
 	"path"
 	"strings"
 
+	"github.com/moby/buildkit/client/llb"
 	gwclient "github.com/moby/buildkit/frontend/gateway/client"
 
 	"github.com/laingville/laingfile"
 	"github.com/laingville/laingfile/nixsets"
 )
 
-// packageProblems reports requested packages that cannot be used, each at the Laingfile line
-// that asked for it (the package, or the set that contains it): a missing attribute with the
-// nearest name, or why nixpkgs refuses the package, with what Nix said about it.
-func (b *targetBuild) packageProblems(problems []nixsets.Problem, read func(name string) ([]byte, error)) error {
+// packageProblemsError reports requested packages that cannot be used, each at the Laingfile
+// line that asked for it (the package, or the set that contains it): a missing attribute with
+// the nearest name, or why nixpkgs refuses the package, with what Nix said about it (readLog
+// reads the build step's nixsets.ProblemLog files).
+func packageProblemsError(problems []nixsets.Problem, readLog func(name string) ([]byte, error), t *laingfile.Target, sm *llb.SourceMap) error {
 	var errs []error
 	var ranges []laingfile.Range
 	for _, p := range problems {
 		nixSays := ""
 		if p.ID != "" {
-			if log, err := read(nixsets.ProblemLog(p)); err == nil {
+			if log, err := readLog(nixsets.ProblemLog(p)); err == nil {
 				nixSays = nixErrorMessage(string(log))
 			}
 		}
-		r, where, spelled := b.requestedBy(p.Attr)
+		r, where, spelled := requestedBy(t, p.Attr)
 		p.Attr = spelled
 		msg := problemMessage(p, nixSays)
 		if where != "" {
@@ -35,7 +37,7 @@ func (b *targetBuild) packageProblems(problems []nixsets.Problem, read func(name
 		errs = append(errs, errors.New(msg))
 		ranges = append(ranges, r)
 	}
-	return located(errors.Join(errs...), b.source, ranges...)
+	return located(errors.Join(errs...), sm, ranges...)
 }
 
 // problemMessage says what is wrong with a requested package and what to write instead.
@@ -57,12 +59,13 @@ func problemMessage(p nixsets.Problem, nixSays string) string {
 		return fmt.Sprintf("%q is not available on %s%s: leave it out of this platform's image or build for a platform it supports",
 			p.Attr, p.System, listHint(" (it supports %s)", p.Details))
 	case nixsets.ProblemInsecure:
-		name, vulns := p.Attr, p.Details
-		if len(vulns) > 0 {
-			name, vulns = vulns[0], vulns[1:]
-		}
-		for i, v := range vulns { // nixpkgs writes paragraphs here
-			vulns[i] = shorten(v, 160)
+		name, vulns := p.Attr, []string(nil)
+		if len(p.Details) > 0 {
+			name = p.Details[0]
+			// nixpkgs writes paragraphs here; shortened copies leave the report as it was.
+			for _, v := range p.Details[1:] {
+				vulns = append(vulns, shorten(v, 160))
+			}
 		}
 		return fmt.Sprintf("%q is marked as insecure%s: to use it anyway, list %q under `nixpkgs: config: permittedInsecurePackages:`",
 			p.Attr, listHint(" (%s)", vulns), name)
@@ -109,8 +112,8 @@ func shorten(text string, max int) string {
 
 // requestedBy finds where an attribute came from: a package entry, a set, or the image kind;
 // and how the Laingfile spells it (a package file as written, not as the build step sees it).
-func (b *targetBuild) requestedBy(attr string) (laingfile.Range, string, string) {
-	for _, p := range b.target.Packages {
+func requestedBy(t *laingfile.Target, attr string) (laingfile.Range, string, string) {
+	for _, p := range t.Packages {
 		if p.Attr == attr {
 			return p.Range, "", attr
 		}
@@ -118,7 +121,7 @@ func (b *targetBuild) requestedBy(attr string) (laingfile.Range, string, string)
 			return p.Range, "", p.Path
 		}
 	}
-	for _, s := range b.target.Sets {
+	for _, s := range t.Sets {
 		set, _ := nixsets.Lookup(s.Name)
 		for _, a := range set.Attrs {
 			if a == attr {
@@ -126,7 +129,7 @@ func (b *targetBuild) requestedBy(attr string) (laingfile.Range, string, string)
 			}
 		}
 	}
-	return b.target.KindRange, fmt.Sprintf("every %s image", b.target.Kind), attr
+	return t.KindRange, fmt.Sprintf("every %s image", t.Kind), attr
 }
 
 // missingFile reports whether rel is missing from a build context, with a "did you mean" hint
@@ -170,8 +173,7 @@ func readFiles(f *laingfile.File, t *laingfile.Target) (files []string, ranges [
 // that do exist, once for all platforms and before Nix or a copy would fail on them (Nix with a
 // path inside the build step that the user never wrote).
 func (b *targetBuild) checkContextFiles(ctx context.Context) error {
-	files, fileRanges, kinds := readFiles(b.file, b.target)
-	if len(files) == 0 {
+	if files, _, _ := readFiles(b.file, b.target); len(files) == 0 {
 		return nil
 	}
 	st, err := b.bc.MainContext(ctx)
@@ -182,30 +184,42 @@ func (b *targetBuild) checkContextFiles(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	return missingContextFilesError(func(rel string) (string, bool) { return missingFile(ctx, ref, rel) }, b.file, b.target, b.source)
+}
+
+// missingContextFilesError reports the files of readFiles that missing says the build context
+// lacks (with its "did you mean" hint), each at its Laingfile line; nil when none is missing.
+func missingContextFilesError(missing func(rel string) (hint string, missing bool), f *laingfile.File, t *laingfile.Target, sm *llb.SourceMap) error {
+	files, fileRanges, kinds := readFiles(f, t)
 	var errs []error
 	var ranges []laingfile.Range
-	for i, f := range files {
-		if hint, missing := missingFile(ctx, ref, f); missing {
-			errs = append(errs, fmt.Errorf("%s %q not found in the build context%s", kinds[i], f, hint))
+	for i, file := range files {
+		if hint, absent := missing(file); absent {
+			errs = append(errs, fmt.Errorf("%s %q not found in the build context%s", kinds[i], file, hint))
 			ranges = append(ranges, fileRanges[i])
 		}
 	}
 	if len(errs) > 0 {
-		return located(errors.Join(errs...), b.source, ranges...)
+		return located(errors.Join(errs...), sm, ranges...)
 	}
 	return nil
 }
 
-// missingSecret explains BuildKit's "secret <id>: not found" for a binary cache's secret at
+// missingSecret is missingSecretError for the build's binary caches.
+func (b *targetBuild) missingSecret(err error) error {
+	return missingSecretError(err, b.file.Substituters, b.source)
+}
+
+// missingSecretError explains BuildKit's "secret <id>: not found" for a binary cache's secret at
 // its Laingfile entry; other errors pass unchanged. The new error does not wrap BuildKit's:
 // BuildKit would report the wrapped error's own message instead.
-func (b *targetBuild) missingSecret(err error) error {
-	for _, s := range b.file.Substituters {
+func missingSecretError(err error, subs []laingfile.Substituter, sm *llb.SourceMap) error {
+	for _, s := range subs {
 		if s.Secret != "" && strings.Contains(err.Error(), "secret "+s.Secret+": not found") {
-			return located(fmt.Errorf("the binary cache %s needs the build secret %q: pass it with --secret id=%s,src=FILE (or env=VARIABLE)", s.URL, s.Secret, s.Secret), b.source, s.Range)
+			return located(fmt.Errorf("the binary cache %s needs the build secret %q: pass it with --secret id=%s,src=FILE (or env=VARIABLE)", s.URL, s.Secret, s.Secret), sm, s.Range)
 		}
 		if s.Push != nil && strings.Contains(err.Error(), "secret "+s.Push.SigningKey+": not found") {
-			return located(fmt.Errorf("pushing to the binary cache %s needs the build secret %q with the cache's signing key: pass it with --secret id=%s,src=FILE (or env=VARIABLE)", s.URL, s.Push.SigningKey, s.Push.SigningKey), b.source, s.Push.Range)
+			return located(fmt.Errorf("pushing to the binary cache %s needs the build secret %q with the cache's signing key: pass it with --secret id=%s,src=FILE (or env=VARIABLE)", s.URL, s.Push.SigningKey, s.Push.SigningKey), sm, s.Push.Range)
 		}
 	}
 	return err

@@ -177,10 +177,10 @@ func (b *targetBuild) realise(ctx context.Context, nixOut llb.State, target ocis
 		return laingfile2llb.Facts{}, fmt.Errorf("the Nix build step's report is not valid JSON: %w", err)
 	}
 	if report.HashMismatch != nil {
-		return laingfile2llb.Facts{}, b.hashMismatch(report.HashMismatch)
+		return laingfile2llb.Facts{}, hashMismatchError(report.HashMismatch, b.pin, b.nixpkgs != nil, b.file, b.target, b.source)
 	}
 	if len(report.Problems) > 0 {
-		return laingfile2llb.Facts{}, b.packageProblems(report.Problems, read)
+		return laingfile2llb.Facts{}, packageProblemsError(report.Problems, read, b.target, b.source)
 	}
 	if data, err := read("substituters.tsv"); err == nil {
 		reports, err := parseCacheReports(data)
