@@ -148,32 +148,24 @@ func missingFile(ctx context.Context, ref gwclient.Reference, rel string) (strin
 	return laingfile.DidYouMean(path.Base(p), names), true
 }
 
-// readFiles are the files a target reads from the build context: overlay and package files
-// for Nix, and `copy:` sources (wildcards are matched by the copy itself).
-func readFiles(f *laingfile.File, t *laingfile.Target) (files []string, ranges []laingfile.Range, kinds []string) {
-	for _, o := range f.Overlays {
-		if o.Path != "" {
-			files, ranges, kinds = append(files, o.Path), append(ranges, o.Range), append(kinds, "overlay")
+// checkedFiles are the files of the build context whose absence the gateway reports before
+// any work: what the target reads but the pin's flake.lock (the pin says when that is
+// missing) and copy sources with wildcards (the copy matches them).
+func checkedFiles(f *laingfile.File, t *laingfile.Target) []laingfile.ContextRead {
+	var files []laingfile.ContextRead
+	for _, r := range f.ContextReads(t) {
+		if r.Use != laingfile.UseFlakeLock && !r.Pattern {
+			files = append(files, r)
 		}
 	}
-	for _, p := range t.Packages {
-		if p.Path != "" {
-			files, ranges, kinds = append(files, p.Path), append(ranges, p.Range), append(kinds, "package file")
-		}
-	}
-	for _, c := range t.Copy {
-		if !strings.ContainsAny(c.Src, "*?[") {
-			files, ranges, kinds = append(files, c.Src), append(ranges, c.Range), append(kinds, "copy source")
-		}
-	}
-	return files, ranges, kinds
+	return files
 }
 
 // checkContextFiles reports the files the build context lacks, each at its line with the names
 // that do exist, once for all platforms and before Nix or a copy would fail on them (Nix with a
 // path inside the build step that the user never wrote).
 func (b *targetBuild) checkContextFiles(ctx context.Context) error {
-	if files, _, _ := readFiles(b.file, b.target); len(files) == 0 {
+	if len(checkedFiles(b.file, b.target)) == 0 {
 		return nil
 	}
 	st, err := b.bc.MainContext(ctx)
@@ -187,16 +179,15 @@ func (b *targetBuild) checkContextFiles(ctx context.Context) error {
 	return missingContextFilesError(func(rel string) (string, bool) { return missingFile(ctx, ref, rel) }, b.file, b.target, b.source)
 }
 
-// missingContextFilesError reports the files of readFiles that missing says the build context
-// lacks (with its "did you mean" hint), each at its Laingfile line; nil when none is missing.
+// missingContextFilesError reports the checked files that missing says the build context lacks
+// (with its "did you mean" hint), each at its Laingfile line; nil when none is missing.
 func missingContextFilesError(missing func(rel string) (hint string, missing bool), f *laingfile.File, t *laingfile.Target, sm *llb.SourceMap) error {
-	files, fileRanges, kinds := readFiles(f, t)
 	var errs []error
 	var ranges []laingfile.Range
-	for i, file := range files {
-		if hint, absent := missing(file); absent {
-			errs = append(errs, fmt.Errorf("%s %q not found in the build context%s", kinds[i], file, hint))
-			ranges = append(ranges, fileRanges[i])
+	for _, file := range checkedFiles(f, t) {
+		if hint, absent := missing(file.Path); absent {
+			errs = append(errs, fmt.Errorf("%s %q not found in the build context%s", file.Use, file.Path, hint))
+			ranges = append(ranges, file.Range)
 		}
 	}
 	if len(errs) > 0 {

@@ -146,7 +146,7 @@ func (b *targetBuild) nixStep(ctx context.Context, system string, buildPlatform 
 		step.Nixpkgs = st
 		step.Request = laingfile2llb.WithNixpkgsDir(step.Request)
 	}
-	if laingfile2llb.UsesContext(step.Request) {
+	if b.file.NixReadsContext(b.target) {
 		mainContext, err := b.bc.MainContext(ctx)
 		if err != nil {
 			return laingfile2llb.NixStep{}, err

@@ -109,21 +109,6 @@ func WithNixpkgsDir(req nixsets.Request) nixsets.Request {
 	return req
 }
 
-// UsesContext reports whether the request reads files from the build context.
-func UsesContext(req nixsets.Request) bool {
-	for _, o := range req.Overlays {
-		if strings.HasPrefix(o, stepContextDir+"/") {
-			return true
-		}
-	}
-	for _, p := range req.Packages {
-		if p.File != "" {
-			return true
-		}
-	}
-	return false
-}
-
 func contextPath(rel string) string {
 	return path.Join(stepContextDir, path.Clean("/"+rel))
 }

@@ -85,8 +85,8 @@ func TestNixRequestPinConfigOverlays(t *testing.T) {
 			if !reflect.DeepEqual(req.Overlays, tt.wantOverlays) {
 				t.Errorf("overlays = %v, want %v", req.Overlays, tt.wantOverlays)
 			}
-			if UsesContext(req) != tt.wantContext {
-				t.Errorf("UsesContext = %v", UsesContext(req))
+			if got := f.NixReadsContext(f.Targets[0]); got != tt.wantContext {
+				t.Errorf("NixReadsContext = %v", got)
 			}
 		})
 	}
@@ -98,7 +98,7 @@ func TestNixRequestProjectPackages(t *testing.T) {
 	if req.Packages[0] != (nixsets.RequestPackage{File: "/context/nix/app.nix"}) {
 		t.Errorf("first package = %+v, want the file in the mounted context", req.Packages[0])
 	}
-	if !UsesContext(req) {
+	if !f.NixReadsContext(f.Targets[0]) {
 		t.Error("a package file needs the build context")
 	}
 	if !slices.Contains(req.Packages, nixsets.RequestPackage{Attr: "jq"}) {

@@ -76,10 +76,10 @@ func requests(laingfiles []string, systems []string) ([]inputFile, error) {
 		seen[example] = path
 		for _, t := range f.Targets {
 			for _, system := range systems {
-				req := laingfile2llb.WithNixpkgsDir(laingfile2llb.NixRequest(f, t, system, nixsets.DefaultPin()))
-				if laingfile2llb.UsesContext(req) {
+				if f.NixReadsContext(t) {
 					return nil, fmt.Errorf("%s: target %s reads Nix files from its build context, which the binary cache build does not mount", path, t.Name)
 				}
+				req := laingfile2llb.WithNixpkgsDir(laingfile2llb.NixRequest(f, t, system, nixsets.DefaultPin()))
 				js, err := json.MarshalIndent(req, "", "  ")
 				if err != nil {
 					return nil, err
