@@ -1,6 +1,7 @@
 package laingfile
 
 import (
+	"fmt"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -52,6 +53,20 @@ func DidYouMean(name string, candidates []string) string {
 		return ""
 	}
 	return " (did you mean " + strconv.Quote(s) + "?)"
+}
+
+// nameHint is what follows `unknown set "x"` in a message: the known name nearest to name (see
+// DidYouMean); else listHint, a format whose %s is the known names joined by ", "; else, when
+// there are none, noneHint.
+func nameHint(name string, known []string, noneHint, listHint string) string {
+	switch hint := DidYouMean(name, known); {
+	case hint != "":
+		return hint
+	case len(known) == 0:
+		return noneHint
+	default:
+		return fmt.Sprintf(listHint, strings.Join(known, ", "))
+	}
 }
 
 // editDistance is the optimal-string-alignment distance between a and b (Levenshtein plus

@@ -87,32 +87,32 @@ func normaliseRev(s string) (string, string) {
 		return strings.ToLower(s), ""
 	}
 	if hexRe.MatchString(s) && len(s) < 40 {
-		return "", "nixpkgs.rev: " + strconv.Quote(s) + " is an abbreviated commit (" + strconv.Itoa(len(s)) + " characters); give the full 40-character commit hash"
+		return "", strconv.Quote(s) + " is an abbreviated commit (" + strconv.Itoa(len(s)) + " characters); give the full 40-character commit hash"
 	}
-	return "", "nixpkgs.rev: expected a full 40-character commit hash (hex digits), got " + strconv.Quote(s)
+	return "", "expected a full 40-character commit hash (hex digits), got " + strconv.Quote(s)
 }
 
 // checkURL checks a nixpkgs tarball URL. The URL reaches NIX_PATH, the image config and the
 // LLB, so it may not carry credentials or characters that would split it.
 func checkURL(s string) string {
 	if _, c, bad := firstBadURLChar(s); bad {
-		return "nixpkgs.url: " + quoteURL(s) + " contains " + describeChar(c) + "; expected the URL of a nixpkgs tarball (https://…), with spaces written %20"
+		return quoteURL(s) + " contains " + describeChar(c) + "; expected the URL of a nixpkgs tarball (https://…), with spaces written %20"
 	}
 	u, err := url.Parse(s)
 	if err != nil || u.Scheme == "" {
-		return "nixpkgs.url: expected the URL of a nixpkgs tarball (https://…), got " + quoteURL(s)
+		return "expected the URL of a nixpkgs tarball (https://…), got " + quoteURL(s)
 	}
 	switch u.Scheme {
 	case "https", "http":
 		if u.Host == "" {
-			return "nixpkgs.url: " + quoteURL(s) + " has no host"
+			return quoteURL(s) + " has no host"
 		}
 	case "file":
 	default:
-		return "nixpkgs.url: unsupported URL scheme " + strconv.Quote(u.Scheme) + ": expected https://, http:// or file://"
+		return "unsupported URL scheme " + strconv.Quote(u.Scheme) + ": expected https://, http:// or file://"
 	}
 	if u.User != nil {
-		return "nixpkgs.url: " + quoteURL(s) + " has credentials in it; they would end up in NIX_PATH, the image config and the build cache. Credentials go through build secrets, never the Laingfile: remove them from the URL"
+		return quoteURL(s) + " has credentials in it; they would end up in NIX_PATH, the image config and the build cache. Credentials go through build secrets, never the Laingfile: remove them from the URL"
 	}
 	return ""
 }
@@ -162,6 +162,31 @@ func credentialsProblem(s string) string {
 func checkSecretID(s string) string {
 	if !secretIDRe.MatchString(s) {
 		return fmt.Sprintf("invalid secret id %q: expected letters, digits, \".\", \"_\" and \"-\", as in --secret id=%s", s, "cachetoken")
+	}
+	return ""
+}
+
+// checkInputName checks the name of a flake input.
+func checkInputName(s string) string {
+	if !inputNameRe.MatchString(s) {
+		return fmt.Sprintf("invalid input name %q: expected a flake input name such as nixpkgs", s)
+	}
+	return ""
+}
+
+// checkUserName checks the name of the image's user, a field of /etc/passwd; it returns "" with
+// the problem.
+func checkUserName(s string) (string, string) {
+	if !userNameRe.MatchString(s) || len(s) > 32 {
+		return "", fmt.Sprintf("invalid user name %q: use lower-case letters, digits, \"_\" and \"-\", starting with a letter or \"_\" (at most 32 characters)", s)
+	}
+	return s, ""
+}
+
+// checkOwner checks the form of a copy's chown; chownIDs resolves the names in it.
+func checkOwner(s string) string {
+	if !chownRe.MatchString(s) {
+		return fmt.Sprintf("invalid owner %q: expected \"user\", \"user:group\" or \"uid:gid\"", s)
 	}
 	return ""
 }
@@ -314,6 +339,15 @@ func cleanNixPath(s string) string {
 	return "./" + strings.TrimPrefix(path.Clean(s), "./")
 }
 
+// contextFile checks a Nix file in the build context (an overlay, a package, a flake.lock) and
+// returns it in "./dir/file.nix" form.
+func contextFile(s string) (string, string) {
+	if problem := contextPath(s); problem != "" {
+		return "", problem
+	}
+	return cleanNixPath(s), ""
+}
+
 // isNixPath reports whether a package or overlay entry is meant as a file path rather than a name.
 func isNixPath(s string) bool {
 	return strings.HasPrefix(s, "./") || strings.HasPrefix(s, "../") || strings.HasPrefix(s, "/") || s == "." || s == ".."
@@ -335,6 +369,14 @@ func absPath(s string) string {
 		return "expected an absolute path (starting with \"/\"), got " + strconv.Quote(s)
 	}
 	return ""
+}
+
+// cleanAbsPath checks an absolute path in the image (see absPath) and returns it cleaned.
+func cleanAbsPath(s string) (string, string) {
+	if problem := absPath(s); problem != "" {
+		return "", problem
+	}
+	return path.Clean(s), ""
 }
 
 // normalisePort accepts 8000, "8000", "8000/tcp", "53/udp" and "9/sctp" and returns "8000/tcp".

@@ -17,7 +17,7 @@ import (
 
 // This file turns YAML text into a small tree of nodes that carry their source ranges. Aliases
 // and merge keys are resolved here, and build args are substituted into string values, so that
-// the schema code in parse.go only sees mappings, lists and scalars.
+// the schema code (parse.go and the parse_*.go files) only sees mappings, lists and scalars.
 
 // maxSourceSize bounds the input. A Laingfile is a few kilobytes; the YAML parser's time grows
 // faster than linearly with the number of keys in a mapping, and 128 KiB keeps the worst case
