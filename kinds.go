@@ -25,6 +25,9 @@ type KindTraits struct {
 	Interactive bool
 }
 
+// kindNames are the kinds a Laingfile may name, in the order messages list them.
+func kindNames() []string { return []string{string(KindDevcontainer), string(KindRuntime)} }
+
 // Traits is what k means; see KindTraits.
 func (k Kind) Traits() KindTraits {
 	switch k {

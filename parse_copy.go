@@ -60,7 +60,7 @@ func chownIDs(s string, t *Target) (uid, gid int, problem string) {
 	userPart, groupPart, hasGroup := strings.Cut(s, ":")
 	names := []string{u.Name, "root"}
 	groups := []string{u.Name, "root"}
-	if t.Kind == KindDevcontainer {
+	if t.Kind.Traits().WheelGroup {
 		groups = append(groups, "wheel")
 	}
 	id := func(name string, known []string, byName func(string) int, what string) (int, string) {

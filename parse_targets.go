@@ -17,8 +17,6 @@ const MaxLayersLimit = 125
 // customisation layer another.
 const MinMaxLayers = 2
 
-var kinds = []string{string(KindDevcontainer), string(KindRuntime)}
-
 func (c *checker) targets(e *entry) []*Target {
 	n := e.val
 	if !c.isMapping(n, "targets", "a mapping of target names to targets") {
@@ -113,7 +111,7 @@ var targetFields = table[*targetReader]{
 
 // checkKind checks a target's kind; its problem names the kind, as messages about names do.
 func checkKind(s string) (string, string) {
-	if !contains(kinds, s) {
+	if kinds := kindNames(); !contains(kinds, s) {
 		return "", fmt.Sprintf("unknown kind %q: expected devcontainer or runtime%s", s, DidYouMean(s, kinds))
 	}
 	return s, ""
@@ -160,7 +158,7 @@ func (c *checker) target(name string, nameRange Range, entries []*entry, rng Ran
 		t.Name = string(t.Kind)
 		t.NameRange = t.KindRange
 	}
-	if r.metadata != nil && t.Kind != KindDevcontainer {
+	if r.metadata != nil && !t.Kind.Traits().Metadata {
 		c.errorf(r.metadata.keyRange, "\"metadata\" is only valid for kind devcontainer (it becomes the devcontainer.metadata label)")
 	}
 	if r.maxLayers == nil {
@@ -183,12 +181,15 @@ func (c *checker) target(name string, nameRange Range, entries []*entry, rng Ran
 
 // applyDefaults fills in the user and workdir from the kind's defaults; see Target and User.
 func applyDefaults(t *Target, u userSpec) {
+	kind := t.Kind.Traits()
+	if kind.DefaultUser == "" {
+		// An unknown kind, already an error: the first kind's defaults, so that the other
+		// messages read as they would for it.
+		kind = KindDevcontainer.Traits()
+	}
 	name := u.name
 	if name == "" {
-		name = "vscode"
-		if t.Kind == KindRuntime {
-			name = "app"
-		}
+		name = kind.DefaultUser
 	}
 	if u.name == "" && u.isRoot() {
 		name = "root" // uid 0 is root
@@ -204,17 +205,14 @@ func applyDefaults(t *Target, u userSpec) {
 		gid = *u.gid
 	}
 	if t.Workdir == "" {
-		t.Workdir = "/workspace"
-		if t.Kind == KindRuntime {
-			t.Workdir = "/app"
-		}
+		t.Workdir = kind.DefaultWorkdir
 	}
 	home := u.home
 	switch {
 	case home != "":
 	case name == "root":
 		home = "/root"
-	case t.Kind == KindRuntime:
+	case kind.HomeIsWorkdir:
 		home = t.Workdir
 	default:
 		home = "/home/" + name
