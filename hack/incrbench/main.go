@@ -69,6 +69,8 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"github.com/laingville/laingfile/test/testenv"
 )
 
 func main() {
@@ -293,7 +295,7 @@ func (b *bench) prepare(ctx context.Context) error {
 // removeAll removes a directory tree, first unmounting whatever is still mounted under it (a
 // buildkitd that did not stop cleanly).
 func removeAll(dir string) error {
-	unmountUnder(dir)
+	testenv.UnmountUnder(dir)
 	return os.RemoveAll(dir)
 }
 
