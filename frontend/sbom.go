@@ -24,7 +24,6 @@ import (
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/laingville/laingfile"
-	"github.com/laingville/laingfile/internal/nixstore"
 	"github.com/laingville/laingfile/laingfile2llb"
 	"github.com/laingville/laingfile/nixsets"
 	"github.com/laingville/laingfile/sbom"
@@ -123,8 +122,8 @@ func (b *targetBuild) sbomDocument(ctx context.Context, s sbomSubject) ([]byte, 
 		Platform:    platforms.Format(s.target),
 		Created:     s.created,
 		Nixpkgs:     pinSource(s.pin),
-		Closure:     sbomClosure(s.facts.Closure),
-		Derivations: sbomDerivations(meta),
+		Closure:     s.facts.Closure,
+		Derivations: meta,
 		Requested:   sbomRequested(laingfile2llb.PackageOrigins(b.target, s.facts.Packages)),
 		Files:       files,
 	})
@@ -161,26 +160,6 @@ func pinSource(p nixsets.Pin) string {
 		return p.URL
 	}
 	return ""
-}
-
-func sbomClosure(closure nixstore.Closure) []sbom.StorePath {
-	paths := make([]sbom.StorePath, 0, len(closure))
-	for _, p := range closure {
-		paths = append(paths, sbom.StorePath{Path: p.Path, NarHash: p.NarHash, NarSize: p.NarSize, References: p.References})
-	}
-	return paths
-}
-
-func sbomDerivations(meta []nixsets.PackageMeta) []sbom.Derivation {
-	drvs := make([]sbom.Derivation, 0, len(meta))
-	for _, m := range meta {
-		d := sbom.Derivation{Name: m.Name, PName: m.PName, Version: m.Version, Outputs: m.Outputs, Homepage: m.Homepage, Description: m.Description}
-		for _, l := range m.Licenses {
-			d.Licenses = append(d.Licenses, sbom.License{SPDXID: l.SPDXID, ShortName: l.ShortName, FullName: l.FullName})
-		}
-		drvs = append(drvs, d)
-	}
-	return drvs
 }
 
 func sbomRequested(origins []laingfile2llb.PackageOrigin) []sbom.Requested {

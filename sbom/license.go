@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/laingville/laingfile/nixsets"
 )
 
 const (
@@ -19,18 +21,18 @@ const (
 var spdxLicenseTerm = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9.-]*\+?( WITH [A-Za-z0-9][A-Za-z0-9.-]*)?$`)
 
 // licenseKey identifies one license of the input.
-func licenseKey(l License) string {
+func licenseKey(l nixsets.PackageLicense) string {
 	return l.SPDXID + "\x00" + l.ShortName + "\x00" + l.FullName
 }
 
 // needsRef reports whether a license is written as a LicenseRef- with an
 // hasExtractedLicensingInfos entry, rather than by its SPDX id.
-func needsRef(l License) bool {
+func needsRef(l nixsets.PackageLicense) bool {
 	return strings.HasPrefix(l.SPDXID, licenseRefPrefix) || !spdxLicenseTerm.MatchString(l.SPDXID)
 }
 
-// isEmpty reports whether a license says nothing: no id and no name.
-func (l License) isEmpty() bool {
+// licenseEmpty reports whether a license says nothing: no id and no name.
+func licenseEmpty(l nixsets.PackageLicense) bool {
 	return l.SPDXID == "" && l.ShortName == "" && l.FullName == ""
 }
 
@@ -46,11 +48,11 @@ type extractedLicense struct {
 // id: the license's own LicenseRef- id, else its nixpkgs short name (its full name, its SPDX id)
 // made an idstring. Licenses are numbered in sorted order when two would get the same id, so
 // the ids do not depend on the order of the input.
-func licenseRefs(derivations []Derivation) (map[string]string, []extractedLicense) {
-	byKey := map[string]License{}
+func licenseRefs(derivations []nixsets.PackageMeta) (map[string]string, []extractedLicense) {
+	byKey := map[string]nixsets.PackageLicense{}
 	for _, d := range derivations {
 		for _, l := range d.Licenses {
-			if !l.isEmpty() && needsRef(l) {
+			if !licenseEmpty(l) && needsRef(l) {
 				byKey[licenseKey(l)] = l
 			}
 		}
@@ -99,10 +101,10 @@ func licenseRefs(derivations []Derivation) (map[string]string, []extractedLicens
 // licenseExpression joins a derivation's licenses with AND (nixpkgs' meta.license list does not
 // say whether all or any apply; AND claims no choice that was not made). Terms are sorted and
 // unique; NOASSERTION when there are none.
-func licenseExpression(licenses []License, refs map[string]string) string {
+func licenseExpression(licenses []nixsets.PackageLicense, refs map[string]string) string {
 	var terms []string
 	for _, l := range licenses {
-		if l.isEmpty() {
+		if licenseEmpty(l) {
 			continue
 		}
 		term := l.SPDXID

@@ -27,6 +27,8 @@ import (
 	"github.com/package-url/packageurl-go"
 
 	"github.com/laingville/laingfile/internal/nar"
+	"github.com/laingville/laingfile/internal/nixstore"
+	"github.com/laingville/laingfile/nixsets"
 )
 
 // Input is everything the document says about one image, for one platform.
@@ -40,11 +42,14 @@ type Input struct {
 	// ToolVersion is the frontend's version ("v1.4.0", "dev"): the document's creator is
 	// "Tool: laingfile-frontend-<ToolVersion>", or "Tool: laingfile-frontend" when it is "".
 	ToolVersion string
-	Closure     []StorePath
+	// Closure is the image's store paths; a NAR hash may also be in Nix's "sha256:<base-32>"
+	// or hex form.
+	Closure nixstore.Closure
 	// Derivations are what Nix's evaluation knows of the packages the closure's paths are
-	// outputs of; a store path no derivation claims (the image's profile, a path built by a
-	// project file) still becomes a package, named from its store path.
-	Derivations []Derivation
+	// outputs of (the SBOM step's package-meta.json); a store path no derivation claims (the
+	// image's profile, a path built by a project file) still becomes a package, named from its
+	// store path.
+	Derivations []nixsets.PackageMeta
 	// Requested are the packages the Laingfile asked for (attribute paths or project files),
 	// with the package set that brought each ("" when listed under `packages:`).
 	Requested []Requested
@@ -52,27 +57,6 @@ type Input struct {
 	// the copy: entries'.
 	Files []File
 }
-
-// StorePath is one path of the image's closure, as Nix's path info has it.
-type StorePath struct {
-	Path       string
-	NarHash    string // SRI "sha256-…" (Nix's "sha256:<base-32>" and hex are read too)
-	NarSize    int64
-	References []string // store paths
-}
-
-// Derivation is what the evaluation knows of a package whose outputs are in the closure.
-type Derivation struct {
-	Name, PName, Version string            // Name is the derivation name ("python3-3.12.10"); PName/Version may be empty
-	Outputs              map[string]string // output name -> store path
-	Licenses             []License
-	Homepage             string
-	Description          string
-}
-
-// License is one entry of a package's meta.license. SPDXID may be empty (unfree and custom
-// licenses).
-type License struct{ SPDXID, ShortName, FullName string }
 
 // Requested is one package the Laingfile asked for, and the store paths it put in the image.
 type Requested struct {
@@ -190,11 +174,11 @@ type relationship struct {
 
 // storePackage is a closure path on its way to becoming a package.
 type storePackage struct {
-	path      StorePath
+	path      nixstore.StorePath
 	hash      string // the store path's hash part, which names it
 	baseName  string // the store path's name, after the hash
 	id        string
-	drv       *Derivation
+	drv       *nixsets.PackageMeta
 	output    string // the derivation output the path is ("" when no derivation claims it)
 	name      string
 	version   string
@@ -353,7 +337,7 @@ func storePackages(in Input) ([]*storePackage, error) {
 
 	// Derivations are sorted so that, should two claim the same path, the same one wins
 	// whatever the input order.
-	drvs := make([]*Derivation, len(in.Derivations))
+	drvs := make([]*nixsets.PackageMeta, len(in.Derivations))
 	for i := range in.Derivations {
 		drvs[i] = &in.Derivations[i]
 	}
@@ -596,7 +580,7 @@ func cmpStrings(pairs ...string) int {
 
 // compareDerivations orders derivations by everything they say (encoding/json writes maps
 // sorted), so that the order is total.
-func compareDerivations(a, b *Derivation) int {
+func compareDerivations(a, b *nixsets.PackageMeta) int {
 	if c := cmpStrings(a.Name, b.Name, a.PName, b.PName, a.Version, b.Version); c != 0 {
 		return c
 	}

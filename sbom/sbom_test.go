@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/laingville/laingfile/internal/nar"
+	"github.com/laingville/laingfile/internal/nixstore"
+	"github.com/laingville/laingfile/nixsets"
 )
 
 // storePath is a store path with a made-up but well-formed hash derived from its name.
@@ -49,7 +51,7 @@ func sampleInput() Input {
 		Created:     time.Unix(1, 0),
 		Nixpkgs:     "github:NixOS/nixpkgs/48698d12cc10555a4f3e3222d9c669b884a49dfe",
 		ToolVersion: "v1.4.0",
-		Closure: []StorePath{
+		Closure: []nixstore.StorePath{
 			{Path: pathGlibc, NarHash: narHash("glibc"), NarSize: 30 << 20, References: []string{pathGlibc}},
 			{Path: pathGlibcBin, NarHash: narHash("glibc-bin"), NarSize: 1 << 20, References: []string{pathGlibc, pathGlibcBin}},
 			{Path: pathPython, NarHash: narHash("python"), NarSize: 120 << 20, References: []string{pathGlibc, pathPython}},
@@ -58,28 +60,28 @@ func sampleInput() Input {
 			{Path: pathApp, NarHash: narHash("app"), NarSize: 2048, References: []string{pathPython, pathRequests}},
 			{Path: pathProfile, NarHash: narHash("profile"), NarSize: 8192, References: []string{pathApp, pathPython, pathRequests, pathUnfree, pathGlibcBin}},
 		},
-		Derivations: []Derivation{
+		Derivations: []nixsets.PackageMeta{
 			{
 				Name: "glibc-2.40-66", PName: "glibc", Version: "2.40-66",
 				Outputs:  map[string]string{"out": pathGlibc, "bin": pathGlibcBin, "dev": storePath("glibc-2.40-66-dev")},
-				Licenses: []License{{SPDXID: "LGPL-2.1-or-later", ShortName: "lgpl21Plus"}, {SPDXID: "GPL-2.0-or-later", ShortName: "gpl2Plus"}},
+				Licenses: []nixsets.PackageLicense{{SPDXID: "LGPL-2.1-or-later", ShortName: "lgpl21Plus"}, {SPDXID: "GPL-2.0-or-later", ShortName: "gpl2Plus"}},
 				Homepage: "https://www.gnu.org/software/libc/", Description: "The GNU C Library",
 			},
 			{
 				Name: "python3-3.12.10", PName: "python3", Version: "3.12.10",
 				Outputs:  map[string]string{"out": pathPython},
-				Licenses: []License{{SPDXID: "Python-2.0", ShortName: "psfl", FullName: "Python Software Foundation License version 2"}},
+				Licenses: []nixsets.PackageLicense{{SPDXID: "Python-2.0", ShortName: "psfl", FullName: "Python Software Foundation License version 2"}},
 				Homepage: "https://www.python.org",
 			},
 			{
 				Name: "python3.12-requests-2.32.3", PName: "requests", Version: "2.32.3",
 				Outputs:  map[string]string{"out": pathRequests, "dist": storePath("python3.12-requests-2.32.3-dist")},
-				Licenses: []License{{SPDXID: "Apache-2.0", ShortName: "asl20"}},
+				Licenses: []nixsets.PackageLicense{{SPDXID: "Apache-2.0", ShortName: "asl20"}},
 				Homepage: "https://requests.readthedocs.io", Description: "HTTP library for Python",
 			},
 			{
 				Name: "unfree-tool-1.0", Outputs: map[string]string{"out": pathUnfree},
-				Licenses: []License{{ShortName: "unfree", FullName: "Unfree"}},
+				Licenses: []nixsets.PackageLicense{{ShortName: "unfree", FullName: "Unfree"}},
 				Homepage: "not a url",
 			},
 		},
@@ -421,7 +423,7 @@ func TestDocumentFiles(t *testing.T) {
 }
 
 func TestLicenseExpression(t *testing.T) {
-	refs, _ := licenseRefs([]Derivation{{Licenses: []License{
+	refs, _ := licenseRefs([]nixsets.PackageMeta{{Licenses: []nixsets.PackageLicense{
 		{ShortName: "unfree", FullName: "Unfree"},
 		{SPDXID: "LicenseRef-scancode-public-domain", ShortName: "publicDomain"},
 		{SPDXID: "not an id", ShortName: "odd license"},
@@ -429,20 +431,20 @@ func TestLicenseExpression(t *testing.T) {
 	}}})
 	tests := []struct {
 		name     string
-		licenses []License
+		licenses []nixsets.PackageLicense
 		want     string
 	}{
 		{"none", nil, "NOASSERTION"},
-		{"empty entries", []License{{}}, "NOASSERTION"},
-		{"one", []License{{SPDXID: "MIT"}}, "MIT"},
-		{"sorted and joined with AND", []License{{SPDXID: "MIT"}, {SPDXID: "Apache-2.0"}}, "Apache-2.0 AND MIT"},
-		{"duplicates once", []License{{SPDXID: "MIT"}, {SPDXID: "MIT", ShortName: "mit"}}, "MIT"},
-		{"an or-later plus", []License{{SPDXID: "GPL-2.0+"}}, "GPL-2.0+"},
-		{"an exception", []License{{SPDXID: "GPL-2.0-only WITH Classpath-exception-2.0"}, {SPDXID: "MIT"}}, "GPL-2.0-only WITH Classpath-exception-2.0 AND MIT"},
-		{"no SPDX id", []License{{ShortName: "unfree", FullName: "Unfree"}, {SPDXID: "MIT"}}, "LicenseRef-unfree AND MIT"},
-		{"a LicenseRef id kept", []License{{SPDXID: "LicenseRef-scancode-public-domain", ShortName: "publicDomain"}}, "LicenseRef-scancode-public-domain"},
-		{"an invalid id becomes a ref", []License{{SPDXID: "not an id", ShortName: "odd license"}}, "LicenseRef-odd-license"},
-		{"two licenses with one short name are told apart", []License{{ShortName: "unfree", FullName: "Unfree"}, {ShortName: "unfree", FullName: "Unfree redistributable"}}, "LicenseRef-unfree AND LicenseRef-unfree-2"},
+		{"empty entries", []nixsets.PackageLicense{{}}, "NOASSERTION"},
+		{"one", []nixsets.PackageLicense{{SPDXID: "MIT"}}, "MIT"},
+		{"sorted and joined with AND", []nixsets.PackageLicense{{SPDXID: "MIT"}, {SPDXID: "Apache-2.0"}}, "Apache-2.0 AND MIT"},
+		{"duplicates once", []nixsets.PackageLicense{{SPDXID: "MIT"}, {SPDXID: "MIT", ShortName: "mit"}}, "MIT"},
+		{"an or-later plus", []nixsets.PackageLicense{{SPDXID: "GPL-2.0+"}}, "GPL-2.0+"},
+		{"an exception", []nixsets.PackageLicense{{SPDXID: "GPL-2.0-only WITH Classpath-exception-2.0"}, {SPDXID: "MIT"}}, "GPL-2.0-only WITH Classpath-exception-2.0 AND MIT"},
+		{"no SPDX id", []nixsets.PackageLicense{{ShortName: "unfree", FullName: "Unfree"}, {SPDXID: "MIT"}}, "LicenseRef-unfree AND MIT"},
+		{"a LicenseRef id kept", []nixsets.PackageLicense{{SPDXID: "LicenseRef-scancode-public-domain", ShortName: "publicDomain"}}, "LicenseRef-scancode-public-domain"},
+		{"an invalid id becomes a ref", []nixsets.PackageLicense{{SPDXID: "not an id", ShortName: "odd license"}}, "LicenseRef-odd-license"},
+		{"two licenses with one short name are told apart", []nixsets.PackageLicense{{ShortName: "unfree", FullName: "Unfree"}, {ShortName: "unfree", FullName: "Unfree redistributable"}}, "LicenseRef-unfree AND LicenseRef-unfree-2"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -477,8 +479,8 @@ func TestDocumentNames(t *testing.T) {
 	bare := storePath("source")
 	in := Input{
 		Name: "runtime", Created: time.Unix(1, 0),
-		Closure: []StorePath{{Path: gtk}, {Path: devOnly}, {Path: bare}},
-		Derivations: []Derivation{
+		Closure: []nixstore.StorePath{{Path: gtk}, {Path: devOnly}, {Path: bare}},
+		Derivations: []nixsets.PackageMeta{
 			{Name: "gtk+3-3.24.43", Outputs: map[string]string{"out": gtk}},
 			// No name: the store path's, without the output.
 			{Outputs: map[string]string{"dev": devOnly}},
@@ -723,8 +725,8 @@ func FuzzDocument(f *testing.F) {
 		p := nar.StoreDir + "/" + strings.Repeat("0", 32) + "-" + storeName
 		in := Input{
 			Name: "image", Platform: "linux/amd64", Created: time.Unix(1, 0),
-			Closure:     []StorePath{{Path: p, References: []string{p}}},
-			Derivations: []Derivation{{Name: drvName, Outputs: map[string]string{"out": p}, Homepage: homepage, Licenses: []License{{SPDXID: spdxID, ShortName: shortName}}}},
+			Closure:     []nixstore.StorePath{{Path: p, References: []string{p}}},
+			Derivations: []nixsets.PackageMeta{{Name: drvName, Outputs: map[string]string{"out": p}, Homepage: homepage, Licenses: []nixsets.PackageLicense{{SPDXID: spdxID, ShortName: shortName}}}},
 			Requested:   []Requested{{Attr: drvName, Set: set, Paths: []string{p}}},
 			Files:       []File{{Path: filePath}},
 		}

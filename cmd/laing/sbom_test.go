@@ -18,6 +18,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/laingville/laingfile/internal/nar"
+	"github.com/laingville/laingfile/internal/nixstore"
+	"github.com/laingville/laingfile/nixsets"
 	"github.com/laingville/laingfile/sbom"
 )
 
@@ -34,11 +36,11 @@ func testDocument(t *testing.T) []byte {
 	doc, err := sbom.Document(sbom.Input{
 		Name: "runtime", Platform: "linux/amd64", Created: time.Unix(1, 0),
 		Nixpkgs: "github:NixOS/nixpkgs/48698d12cc10555a4f3e3222d9c669b884a49dfe",
-		Closure: []sbom.StorePath{
+		Closure: []nixstore.StorePath{
 			{Path: python, NarSize: 3 << 20},
 			{Path: profile, NarSize: 4096, References: []string{python}},
 		},
-		Derivations: []sbom.Derivation{{Name: "python3-3.12.10", Outputs: map[string]string{"out": python}, Licenses: []sbom.License{{SPDXID: "Python-2.0"}}}},
+		Derivations: []nixsets.PackageMeta{{Name: "python3-3.12.10", Outputs: map[string]string{"out": python}, Licenses: []nixsets.PackageLicense{{SPDXID: "Python-2.0"}}}},
 		Requested:   []sbom.Requested{{Attr: "python3", Set: "python", Paths: []string{python}}},
 		Files:       []sbom.File{{Path: "/app/main.py", SHA1: strings.Repeat("1", 40), SHA256: strings.Repeat("2", 64), Origin: "copy: app/"}},
 	})
