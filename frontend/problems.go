@@ -165,7 +165,8 @@ func checkedFiles(f *laingfile.File, t *laingfile.Target) []laingfile.ContextRea
 // that do exist, once for all platforms and before Nix or a copy would fail on them (Nix with a
 // path inside the build step that the user never wrote).
 func (b *targetBuild) checkContextFiles(ctx context.Context) error {
-	if len(checkedFiles(b.file, b.target)) == 0 {
+	files := checkedFiles(b.file, b.target)
+	if len(files) == 0 {
 		return nil
 	}
 	st, err := b.bc.MainContext(ctx)
@@ -176,15 +177,15 @@ func (b *targetBuild) checkContextFiles(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	return missingContextFilesError(func(rel string) (string, bool) { return missingFile(ctx, ref, rel) }, b.file, b.target, b.source)
+	return missingContextFilesError(func(rel string) (string, bool) { return missingFile(ctx, ref, rel) }, files, b.source)
 }
 
-// missingContextFilesError reports the checked files that missing says the build context lacks
-// (with its "did you mean" hint), each at its Laingfile line; nil when none is missing.
-func missingContextFilesError(missing func(rel string) (hint string, missing bool), f *laingfile.File, t *laingfile.Target, sm *llb.SourceMap) error {
+// missingContextFilesError reports the files (checkedFiles) that missing says the build context
+// lacks (with its "did you mean" hint), each at its Laingfile line; nil when none is missing.
+func missingContextFilesError(missing func(rel string) (hint string, missing bool), files []laingfile.ContextRead, sm *llb.SourceMap) error {
 	var errs []error
 	var ranges []laingfile.Range
-	for _, file := range checkedFiles(f, t) {
+	for _, file := range files {
 		if hint, absent := missing(file.Path); absent {
 			errs = append(errs, fmt.Errorf("%s %q not found in the build context%s", file.Use, file.Path, hint))
 			ranges = append(ranges, file.Range)

@@ -234,7 +234,7 @@ copy:
 			f, sm := parseWithSource(t, src)
 			ref := newFakeContext(tt.files)
 			missing := func(rel string) (string, bool) { return missingFile(context.Background(), ref, rel) }
-			err := missingContextFilesError(missing, f, f.Targets[0], sm)
+			err := missingContextFilesError(missing, checkedFiles(f, f.Targets[0]), sm)
 			if tt.want == "" {
 				if err != nil {
 					t.Fatalf("error %v, want none", err)
