@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/laingville/laingfile/nixsets"
 	"github.com/laingville/laingfile/test/testenv"
 )
 
@@ -83,16 +84,6 @@ func fixtureDir(t *testing.T) string {
 	return filepath.Join(testenv.RepoRoot(t), "test", "fixtures", "nixpkgs")
 }
 
-// shellReport is the part of the build expression's report the tests read.
-type shellReport struct {
-	Profile  string   `json:"profile"`
-	Roots    []string `json:"roots"`
-	Packages []struct {
-		Attr  string   `json:"attr"`
-		Paths []string `json:"paths"`
-	} `json:"packages"`
-}
-
 // TestShellHasTheImagesStorePaths builds the python example's devcontainer image for both
 // Linux platforms and evaluates the shells of `laing shell`'s files with the host's Nix: each
 // shell's profile and packages are store paths of the image of its system, and the x86_64-linux
@@ -123,7 +114,7 @@ func TestShellHasTheImagesStorePaths(t *testing.T) {
 		}
 		shell := fmt.Sprintf("(import ./shell.nix { system = %q; })", tt.system)
 		out, _ := inDir(t, dir, false, "nix-instantiate", "--eval", "--strict", "--json", "-E", shell+".report")
-		var report shellReport
+		var report nixsets.Report
 		if err := json.Unmarshal([]byte(out), &report); err != nil {
 			t.Fatalf("the %s shell's report: %v\n%s", tt.system, err, out)
 		}
